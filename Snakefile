@@ -1,0 +1,27 @@
+# marrowflow: time-lapse microscopy of bone-marrow organoids -> cell types, lineages, counts.
+# Run `snakemake --cores 2` here; see README.md. All logic lives in the `pipeline` library.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/demo.smk"
+include: "workflow/rules/ingest.smk"
+include: "workflow/rules/segment.smk"
+include: "workflow/rules/measure.smk"
+include: "workflow/rules/classify.smk"
+include: "workflow/rules/track.smk"
+include: "workflow/rules/lineage.smk"
+include: "workflow/rules/evaluate.smk"
+include: "workflow/rules/plots.smk"
+include: "workflow/rules/summary.smk"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True

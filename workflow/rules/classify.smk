@@ -1,0 +1,15 @@
+rule classify:
+    """Cell type per cell from marker gates or a trained model (reviewed types win)."""
+    input:
+        cells=f"{RESULTS}/{{sample}}/cells.parquet",
+        metadata=f"{RESULTS}/{{sample}}/metadata.json",
+        review_types=review_file("cell_types.csv"),
+    output:
+        cells=f"{RESULTS}/{{sample}}/cells_typed.parquet",
+        thresholds=f"{RESULTS}/{{sample}}/thresholds.csv",
+    params:
+        classification=config["classification"],
+    log:
+        "logs/classify/{sample}.log",
+    script:
+        "../scripts/classify.py"

@@ -1,0 +1,61 @@
+# Configuration, sample sheet and helpers shared by every rule. Validation happens here, before
+# any job starts: a wrong key or value stops the run with a message naming it.
+import sys
+from pathlib import Path
+
+from pipeline.config import read_sample_sheet, validate_config
+from pipeline.errors import ConfigError
+
+try:
+    _validated = validate_config(config, source="config.yaml (and --config overrides)")
+    config.clear()
+    config.update(_validated)
+    DEMO_MOVIES = {f"resources/demo/{name}/movie.ome.tif" for name in config["demo"]}
+    SAMPLES = read_sample_sheet(config["samples"], config, generated=DEMO_MOVIES)
+except ConfigError as _exc:
+    sys.exit(f"marrowflow: {_exc}")
+
+RESULTS = config["results"]
+REVIEWS = config["reviews"]
+
+
+wildcard_constraints:
+    sample="|".join(SAMPLES.index) if len(SAMPLES) else "(?!x)x",
+
+
+def sample_path(wildcards):
+    """The raw movie (file or per-frame folder) of a sample."""
+    return SAMPLES.loc[wildcards.sample, "path"]
+
+
+def sample_channels(wildcards):
+    """Channel names of a sample: the sheet's `channels` column or the config's channels."""
+    return SAMPLES.loc[wildcards.sample, "channels"].split(",")
+
+
+def review_file(name):
+    """Input function: reviews/<sample>/<name> when a review exists, else nothing."""
+
+    def existing(wildcards):
+        path = Path(REVIEWS) / wildcards.sample / name
+        return [str(path)] if path.exists() else []
+
+    return existing
+
+
+def samples_with_ground_truth():
+    return [s for s in SAMPLES.index if SAMPLES.loc[s, "ground_truth"]]
+
+
+def all_outputs():
+    per_sample = [
+        "counts.csv",
+        "lineages.parquet",
+        "report/counts.png",
+        "report/lineage_tree.png",
+        "report/marker_thresholds.png",
+    ]
+    targets = [f"{RESULTS}/{s}/{f}" for s in SAMPLES.index for f in per_sample]
+    targets += [f"{RESULTS}/{s}/evaluation.json" for s in samples_with_ground_truth()]
+    targets += [f"{RESULTS}/summary/counts.csv", f"{RESULTS}/summary/counts_by_condition.png"]
+    return targets

@@ -1,0 +1,11 @@
+rule demo_data:
+    """Generate a synthetic marrow organoid movie and its ground truth (config key `demo`)."""
+    output:
+        movie="resources/demo/{name}/movie.ome.tif",
+        gt=directory("resources/demo/{name}/GT"),
+    params:
+        demo=lambda wc: config["demo"][wc.name],
+    log:
+        "logs/demo/{name}.log",
+    script:
+        "../scripts/make_demo.py"

@@ -1,0 +1,14 @@
+rule measure:
+    """Per-cell morphology and mean intensity per channel, frame by frame (reviewed labels win)."""
+    input:
+        movie=sample_path,
+        metadata=f"{RESULTS}/{{sample}}/metadata.json",
+        labels=f"{RESULTS}/{{sample}}/labels.tif",
+        review_labels=review_file("labels.tif"),
+        review_frames=review_file("reviewed_frames.txt"),
+    output:
+        f"{RESULTS}/{{sample}}/cells.parquet",
+    log:
+        "logs/measure/{sample}.log",
+    script:
+        "../scripts/measure.py"

@@ -1,0 +1,15 @@
+rule summary:
+    """Counts of every sample in one table, and counts per condition over time."""
+    input:
+        counts=expand(f"{RESULTS}/{{sample}}/counts.csv", sample=SAMPLES.index),
+        production=expand(f"{RESULTS}/{{sample}}/production_rates.csv", sample=SAMPLES.index),
+    output:
+        counts=f"{RESULTS}/summary/counts.csv",
+        plot=f"{RESULTS}/summary/counts_by_condition.png",
+    params:
+        samples=list(SAMPLES.index),
+        conditions=list(SAMPLES["condition"]),
+    log:
+        "logs/summary/summary.log",
+    script:
+        "../scripts/summary.py"

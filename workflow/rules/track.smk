@@ -1,0 +1,17 @@
+rule track:
+    """Link cells over time with divisions; CTC res_track.txt + track-id masks; track vote."""
+    input:
+        cells=f"{RESULTS}/{{sample}}/cells_typed.parquet",
+        metadata=f"{RESULTS}/{{sample}}/metadata.json",
+        labels=f"{RESULTS}/{{sample}}/labels.tif",
+        review_tracks=review_file("tracks.csv"),
+    output:
+        tracks=f"{RESULTS}/{{sample}}/tracks.parquet",
+        ctc=directory(f"{RESULTS}/{{sample}}/ctc"),
+    params:
+        tracking=config["tracking"],
+        classification=config["classification"],
+    log:
+        "logs/track/{sample}.log",
+    script:
+        "../scripts/track.py"
