@@ -1,0 +1,18 @@
+"""Rule classify: cell type per cell from gates or a model; reviewed types always win."""
+from pipeline.classify import classify_cells
+from pipeline.io import MovieMetadata, read_json, read_table, write_table
+from pipeline.review import apply_type_review, load_review
+from pipeline.step import run_step
+
+
+def main(smk):
+    meta = MovieMetadata.from_dict(read_json(smk.input.metadata))
+    cells = read_table(smk.input.cells)
+    typed, thresholds = classify_cells(cells, smk.params.classification, channel_names=meta.channel_names)
+    if smk.input.review_types:
+        typed = apply_type_review(typed, load_review(smk.input.review_types[0].rsplit("/", 1)[0]))
+    write_table(typed, smk.output.cells)
+    write_table(thresholds, smk.output.thresholds)
+
+
+run_step(snakemake, main)  # noqa: F821

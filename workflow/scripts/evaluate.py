@@ -1,0 +1,12 @@
+"""Rule evaluate: CTC measures against the sample's ground truth, plus count errors if typed GT."""
+from pipeline.evaluate import evaluate_sample
+from pipeline.io import write_json
+from pipeline.step import run_step
+
+
+def main(smk):
+    result = evaluate_sample(res_dir=smk.input.ctc, gt_dir=smk.input.gt, counts_path=smk.input.counts)
+    write_json(result, smk.output[0])
+
+
+run_step(snakemake, main)  # noqa: F821

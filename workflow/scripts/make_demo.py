@@ -1,0 +1,11 @@
+"""Rule demo_data: simulate a synthetic organoid and write the movie + CTC ground truth."""
+from pipeline.step import run_step
+from pipeline.synthetic import OrganoidParams, simulate_organoid, write_synthetic
+
+
+def main(smk):
+    params = OrganoidParams.from_dict(dict(smk.params.demo))
+    write_synthetic(simulate_organoid(params), smk.output.movie, smk.output.gt)
+
+
+run_step(snakemake, main)  # noqa: F821

@@ -1,0 +1,19 @@
+"""Rule plots: the per-sample figures."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+from pipeline.io import read_table, save_figure  # noqa: E402
+from pipeline.plot_lineage import plot_counts_over_time, plot_lineage_trees  # noqa: E402
+from pipeline.plot_markers import plot_marker_thresholds  # noqa: E402
+from pipeline.step import run_step  # noqa: E402
+
+
+def main(smk):
+    tracks = read_table(smk.input.tracks)
+    save_figure(plot_counts_over_time(read_table(smk.input.counts)), smk.output.counts)
+    save_figure(plot_lineage_trees(tracks), smk.output.lineage_tree)
+    save_figure(plot_marker_thresholds(tracks, read_table(smk.input.thresholds)), smk.output.thresholds)
+
+
+run_step(snakemake, main)  # noqa: F821

@@ -1,0 +1,18 @@
+"""Rule summary: every sample's counts in one table and a plot per condition."""
+import matplotlib
+
+matplotlib.use("Agg")
+
+from pipeline.io import read_table, save_figure, write_table  # noqa: E402
+from pipeline.step import run_step  # noqa: E402
+from pipeline.summary import combine_counts, plot_counts_by_condition  # noqa: E402
+
+
+def main(smk):
+    tables = [read_table(p) for p in smk.input.counts]
+    combined = combine_counts(tables, dict(zip(smk.params.samples, smk.params.conditions)))
+    write_table(combined, smk.output.counts)
+    save_figure(plot_counts_by_condition(combined), smk.output.plot)
+
+
+run_step(snakemake, main)  # noqa: F821
