@@ -1,0 +1,444 @@
+"""Lazy movie readers: OME-TIFF, ImageJ hyperstacks, plain multi-page TIFF, per-frame TIFF folders
+and vendor formats (through bioio). Frames come out one at a time as (C, [Z], Y, X)."""
+
+from __future__ import annotations
+
+import os
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import tifffile
+
+from pipeline.errors import InputError
+from pipeline.io.checks import check_frame
+from pipeline.io.metadata import MovieMetadata, length_to_um, time_to_h
+
+TIFF_SUFFIXES = (".tif", ".tiff")
+VENDOR_SUFFIXES = (".nd2", ".czi", ".lif", ".lsm", ".oib", ".oif", ".ims", ".vsi")
+_KNOWN = "TCZYX"
+_FRAME_NUMBER = re.compile(r"(\d+)(?!.*\d)")
+
+
+class _Source(Protocol):
+    axes: str            # axes of the stored data, letters from TCZYX
+    shape: tuple[int, ...]
+
+    def read(self, t: int) -> tuple[np.ndarray, str]: ...
+
+    def close(self) -> None: ...
+
+
+def _tiff_error(path: Path, err: Exception) -> InputError:
+    return InputError(f"{path}: expected a readable TIFF, found a truncated or corrupt file ({err}). "
+                      "Fix: export or copy the file again.")
+
+
+def _check_complete(page: tifffile.TiffPage, path: Path, size: int) -> None:
+    """Raise InputError when a page's pixel data extends past the end of the file."""
+    ends = [o + c for o, c in zip(page.dataoffsets, page.databytecounts) if c]
+    if ends and max(ends) > size:
+        raise InputError(f"{path}: expected {max(ends)} bytes of image data, found a file of {size} bytes "
+                         "(truncated, e.g. an interrupted copy). Fix: copy or export the file again.")
+
+
+def _validate_axes(axes: str, path: Path) -> str:
+    axes = axes.upper()
+    bad = set(axes) - set(_KNOWN)
+    if bad or len(set(axes)) != len(axes) or not {"Y", "X"} <= set(axes):
+        raise InputError(f"{path}: expected axes made of distinct letters from TCZYX including Y and X, "
+                         f"found {axes!r}. Fix: set image.axes in config.yaml (e.g. 'TCYX' or 'TZYX').")
+    return axes
+
+
+def _normalise(data: np.ndarray, axes: str) -> np.ndarray:
+    """Transpose frame data with `axes` (no T) to (C, [Z], Y, X)."""
+    if "C" not in axes:
+        data, axes = data[np.newaxis], "C" + axes
+    order = [axes.index(a) for a in "CZYX" if a in axes]
+    return np.ascontiguousarray(np.transpose(data, order))
+
+
+def _tiff_axes_from_file(series: tifffile.TiffPageSeries, tf: tifffile.TiffFile) -> str | None:
+    """The series' axes when the file states them (OME, ImageJ, tifffile 'shaped' with axes), else None."""
+    axes = series.axes.upper()
+    if "S" in axes and "C" not in axes:
+        axes = axes.replace("S", "C")
+    stated = tf.is_ome or tf.is_imagej or tf.is_shaped or axes == "YX"
+    if stated and set(axes) <= set(_KNOWN) and len(set(axes)) == len(axes):
+        return axes
+    return None
+
+
+def _resolve_shape(shape: tuple[int, ...], axes: str, channel_names: Sequence[str] | None,
+                   path: Path) -> tuple[int, ...]:
+    """Shape of the data seen with `axes`; unflattens a plain page stack (e.g. T*C pages)."""
+    if len(axes) == len(shape):
+        return shape
+    n_planes = int(np.prod(shape[:-2]))
+    stack_axes = axes[:-2]
+    if len(axes) > len(shape) and axes[-2:] in ("YX", "XY") and len(shape) >= 2:
+        sizes = {"C": len(channel_names)} if channel_names else {}
+        unknown = [a for a in stack_axes if a not in sizes]
+        if len(unknown) <= 1:
+            known = int(np.prod([sizes[a] for a in stack_axes if a in sizes]))
+            if unknown and n_planes % known == 0:
+                sizes[unknown[0]] = n_planes // known
+            if int(np.prod([sizes[a] for a in stack_axes])) == n_planes:
+                return tuple(sizes[a] for a in stack_axes) + tuple(shape[-2:])
+    raise InputError(f"{path}: axes {axes!r} name {len(axes)} dimensions, found data of shape {shape} "
+                     f"({len(shape)} dimensions). Fix: set image.axes in config.yaml to one letter per "
+                     "dimension, in file order (e.g. 'TYX' for a plain stack of 2D frames).")
+
+
+class _TiffSource:
+    """One TIFF file (OME, ImageJ, shaped or plain), read page by page."""
+
+    def __init__(self, path: Path, axes: str | None, channel_names: Sequence[str] | None):
+        self.path = path
+        try:
+            self.tf = tifffile.TiffFile(path)
+            series = self.tf.series[0]
+            _check_complete(series.pages[0] if len(series.pages) else self.tf.pages[0], path,
+                            path.stat().st_size)
+            last = series.pages[len(series.pages) - 1]
+            if last is not None and hasattr(last, "dataoffsets"):
+                _check_complete(last, path, path.stat().st_size)
+        except InputError:
+            self.close()
+            raise
+        except Exception as err:  # tifffile raises many types on a corrupt file
+            self.close()
+            raise _tiff_error(path, err) from err
+        self.series = series
+        self.dtype = np.dtype(series.dtype)
+        file_axes = _tiff_axes_from_file(series, self.tf)
+        shape = tuple(series.shape)
+        if file_axes is not None:
+            self.axes = file_axes
+        elif axes is not None:
+            self.axes = _validate_axes(axes, path)
+            if self.axes[-2:] not in ("YX", "XY"):
+                self.close()
+                raise InputError(f"{path}: axes {self.axes!r} put Y and X on dimensions that are not the "
+                                 f"image planes (data shape {shape}; a TIFF stores planes as its last two "
+                                 "dimensions). Fix: list the axes in file order ending with YX (e.g. 'TCYX').")
+        elif len(shape) == 2:
+            self.axes = "YX"
+        else:
+            self.close()
+            raise InputError(f"{path}: expected axes in the file's metadata (OME-TIFF or ImageJ), found a "
+                             f"plain TIFF of shape {shape} without axes. Fix: set image.axes in config.yaml "
+                             "(e.g. 'TYX', 'TCYX' or 'TZYX', one letter per dimension in file order).")
+        try:
+            self.shape = _resolve_shape(shape, self.axes, channel_names, path)
+        except InputError:
+            self.close()
+            raise
+        n_pages = len(series.pages)
+        self.n_grid = next((k for k in range(len(self.shape), -1, -1)
+                            if int(np.prod(self.shape[:k])) == n_pages), None)
+        if self.n_grid is None or ("T" in self.axes and self.axes.index("T") >= self.n_grid):
+            self.close()
+            raise InputError(f"{path}: expected one TIFF page per plane, found {n_pages} pages for data "
+                             f"of shape {self.shape} with axes {self.axes!r}. Fix: save the movie with one "
+                             "page per frame/plane (e.g. via Fiji 'Save As > Tiff' or tifffile).")
+        self.page_index = np.arange(n_pages).reshape(self.shape[:self.n_grid])
+
+    @property
+    def file_metadata(self) -> dict:
+        """Pixel size, z step, time step and channel names that the file itself states."""
+        if self.tf.is_ome:
+            return _ome_metadata(self.tf.ome_metadata)
+        if self.tf.is_imagej:
+            return _imagej_metadata(self.tf)
+        return {}
+
+    def read(self, t: int) -> tuple[np.ndarray, str]:
+        idx, axes = self.page_index, self.axes
+        if "T" in axes:
+            idx = np.take(idx, t, axis=axes.index("T"))
+            axes = axes.replace("T", "")
+        try:
+            data = self.tf.asarray(key=[int(i) for i in idx.ravel()], series=0)
+        except Exception as err:
+            raise _tiff_error(self.path, err) from err
+        return data.reshape(idx.shape + self.shape[self.n_grid:]), axes
+
+    def close(self) -> None:
+        if getattr(self, "tf", None) is not None:
+            self.tf.close()
+
+
+def _ome_metadata(xml: str) -> dict:
+    root = ET.fromstring(xml)
+    pixels = root.find("./{*}Image/{*}Pixels")
+    if pixels is None:
+        return {}
+    get = pixels.attrib.get
+
+    def num(key: str) -> float | None:
+        return float(get(key)) if get(key) not in (None, "") else None
+
+    names = [c.attrib.get("Name") for c in pixels.findall("./{*}Channel")]
+    return {
+        "pixel_size_um": length_to_um(num("PhysicalSizeX"), get("PhysicalSizeXUnit")),
+        "z_step_um": length_to_um(num("PhysicalSizeZ"), get("PhysicalSizeZUnit")),
+        "time_step_h": time_to_h(num("TimeIncrement"), get("TimeIncrementUnit")),
+        "channel_names": names if names and all(names) else None,
+    }
+
+
+def _imagej_metadata(tf: tifffile.TiffFile) -> dict:
+    meta = tf.imagej_metadata or {}
+    unit = meta.get("unit")
+    pixel = None
+    tag = tf.pages[0].tags.get("XResolution")
+    if tag is not None and unit is not None:
+        num, den = tag.value
+        if num > 0 and den > 0 and (num, den) != (1, 1):
+            pixel = length_to_um(den / num, unit)
+    n_channels = int(meta.get("channels", 1))
+    labels = meta.get("Labels")
+    names = list(labels[:n_channels]) if isinstance(labels, list) and len(labels) >= n_channels else None
+    return {
+        "pixel_size_um": pixel,
+        "z_step_um": length_to_um(meta.get("spacing"), unit) if unit else None,
+        "time_step_h": time_to_h(meta.get("finterval"), meta.get("tunit")),
+        "channel_names": names if names and all(names) and len(set(names)) == len(names) else None,
+    }
+
+
+def _frame_number(path: Path) -> int | None:
+    name = path.name
+    for suffix in (".ome.tiff", ".ome.tif", ".tiff", ".tif"):
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    match = _FRAME_NUMBER.search(name)
+    return int(match.group(1)) if match else None
+
+
+class _FolderSource:
+    """A folder of per-frame TIFFs (e.g. the Cell Tracking Challenge's t000.tif, t001.tif, ...)."""
+
+    def __init__(self, folder: Path, axes: str | None, channel_names: Sequence[str] | None):
+        entries = sorted(p for p in folder.iterdir() if not p.name.startswith("."))
+        frames = [p for p in entries if p.is_file() and p.suffix.lower() in TIFF_SUFFIXES]
+        others = [p.name for p in entries if p not in frames]
+        if others:
+            raise InputError(f"{folder}: expected only per-frame TIFF files (t000.tif, t001.tif, ...), found "
+                             f"other entries: {', '.join(others[:5])}{' ...' if len(others) > 5 else ''}. "
+                             "Fix: move them out of the folder.")
+        if not frames:
+            raise InputError(f"{folder}: expected per-frame TIFF files (t000.tif, ...), found none. "
+                             "Fix: point the sample sheet at the folder holding the frames.")
+        numbers = [_frame_number(p) for p in frames]
+        if None in numbers:
+            bad = frames[numbers.index(None)]
+            raise InputError(f"{bad}: expected a frame number in the file name (e.g. t007.tif), found none. "
+                             "Fix: rename the frames with their frame numbers.")
+        by_number: dict[int, Path] = {}
+        for n, p in zip(numbers, frames):
+            if n in by_number:
+                raise InputError(f"{folder}: expected one file per frame number, found {by_number[n].name} "
+                                 f"and {p.name} both numbered {n}. Fix: remove one of them.")
+            by_number[n] = p
+        first, last = min(by_number), max(by_number)
+        missing = sorted(set(range(first, last + 1)) - set(by_number))
+        if missing:
+            shown = ", ".join(map(str, missing[:10])) + (" ..." if len(missing) > 10 else "")
+            raise InputError(f"{folder}: expected consecutive frame numbers {first}..{last}, found "
+                             f"{len(missing)} missing: {shown}. Fix: restore the missing frames, or "
+                             "renumber the files if the gap is intended.")
+        self.paths = [by_number[n] for n in range(first, last + 1)]
+        self.folder = folder
+        first_src = _TiffSource(self.paths[0], axes.replace("T", "") if axes else None, channel_names)
+        try:
+            frame_axes, frame_shape = first_src.axes, first_src.shape
+            self.stored_shape = tuple(first_src.series.shape)
+            self.dtype, self._file_metadata = first_src.dtype, first_src.file_metadata
+        finally:
+            first_src.close()
+        if "T" in frame_axes:
+            raise InputError(f"{self.paths[0]}: expected one frame per file, found a T axis "
+                             f"(shape {frame_shape}). Fix: give the movie file itself, not its folder.")
+        for p in self.paths[1:]:
+            self._check_like_first(p, frame_shape)
+        self.frame_axes = frame_axes
+        self.frame_shape = frame_shape
+        self.axes = "T" + frame_axes
+        self.shape = (len(self.paths), *frame_shape)
+
+    def _check_like_first(self, path: Path, shape: tuple[int, ...]) -> None:
+        try:
+            with tifffile.TiffFile(path) as tf:
+                series = tf.series[0]
+                found, dtype = tuple(series.shape), np.dtype(series.dtype)
+                _check_complete(series.pages[0], path, path.stat().st_size)
+        except InputError:
+            raise
+        except Exception as err:
+            raise _tiff_error(path, err) from err
+        if found != self.stored_shape or dtype != self.dtype:
+            raise InputError(f"{path}: expected a frame like {self.paths[0].name} (shape {self.stored_shape}, "
+                             f"{self.dtype}), found shape {found}, {dtype}. Fix: all frames of a movie must "
+                             "have the same size and pixel type; re-export the odd one.")
+
+    @property
+    def file_metadata(self) -> dict:
+        return self._file_metadata
+
+    def read(self, t: int) -> tuple[np.ndarray, str]:
+        path = self.paths[t]
+        try:
+            with tifffile.TiffFile(path) as tf:
+                data = tf.series[0].asarray()
+        except Exception as err:
+            raise _tiff_error(path, err) from err
+        return data.reshape(self.frame_shape), self.frame_axes
+
+    def close(self) -> None:
+        """Nothing stays open between frames."""
+
+
+class _BioioSource:
+    """Vendor formats (ND2, CZI, LIF, ...) through bioio; dimensions are always TCZYX there."""
+
+    def __init__(self, path: Path):
+        try:
+            from bioio import BioImage
+        except ImportError as err:
+            raise InputError(f"{path}: reading {path.suffix} files needs the optional extra 'vendor', "
+                             "found bioio not installed. Fix: pip install 'marrowflow[vendor]' plus the "
+                             "bioio reader for the format (e.g. bioio-nd2, bioio-czi, bioio-lif), or "
+                             "convert the file to OME-TIFF (e.g. with bfconvert).") from err
+        try:
+            self.image = BioImage(path)
+            self.data = self.image.dask_data
+        except Exception as err:
+            raise InputError(f"{path}: expected a movie bioio can read, found an error ({err}). Fix: install "
+                             "the bioio plugin for this format or convert the file to OME-TIFF.") from err
+        self.axes = "TCZYX" if self.data.shape[2] > 1 else "TCYX"
+        self.shape = tuple(self.data.shape) if "Z" in self.axes else tuple(
+            s for i, s in enumerate(self.data.shape) if i != 2)
+        self.dtype = np.dtype(self.data.dtype)
+
+    @property
+    def file_metadata(self) -> dict:
+        sizes = self.image.physical_pixel_sizes
+        names = [str(c) for c in (self.image.channel_names or [])]
+        return {"pixel_size_um": sizes.X, "z_step_um": sizes.Z if "Z" in self.axes else None,
+                "time_step_h": None, "channel_names": names or None}
+
+    def read(self, t: int) -> tuple[np.ndarray, str]:
+        data = np.asarray(self.data[t].compute())
+        return (data if "Z" in self.axes else data[:, 0]), self.axes[1:]
+
+    def close(self) -> None:
+        """bioio keeps no handle open between reads."""
+
+
+class Movie:
+    """A movie opened lazily: `read_frame(t)` reads one frame as (C, [Z], Y, X) from disk."""
+
+    def __init__(self, metadata: MovieMetadata, source: _Source):
+        self.metadata = metadata
+        self._source = source
+
+    @property
+    def n_frames(self) -> int:
+        return self.metadata.n_frames
+
+    def read_frame(self, t: int) -> np.ndarray:
+        """Frame `t` (0-based) as (C, [Z], Y, X); warns on an all-zero frame, raises on NaN."""
+        if not 0 <= t < self.n_frames:
+            raise IndexError(f"{self.metadata.path}: frame {t} out of range 0..{self.n_frames - 1}")
+        data, axes = self._source.read(t)
+        frame = _normalise(data, axes)
+        check_frame(frame, self.metadata.path, t)
+        return frame
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return (self.read_frame(t) for t in range(self.n_frames))
+
+    def __len__(self) -> int:
+        return self.n_frames
+
+    def close(self) -> None:
+        self._source.close()
+
+    def __enter__(self) -> Movie:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _open_source(path: Path, axes: str | None, channel_names: Sequence[str] | None) -> _Source:
+    if path.is_dir():
+        return _FolderSource(path, axes, channel_names)
+    suffix = path.suffix.lower()
+    if suffix in TIFF_SUFFIXES:
+        return _TiffSource(path, axes, channel_names)
+    if suffix in VENDOR_SUFFIXES:
+        return _BioioSource(path)
+    raise InputError(f"{path}: expected a TIFF/OME-TIFF file, a folder of per-frame TIFFs or a vendor "
+                     f"file ({', '.join(VENDOR_SUFFIXES)}), found a {suffix or 'suffix-less'} file. Fix: "
+                     "convert the movie to OME-TIFF or point the sample sheet at the right file.")
+
+
+def open_movie(path: str | os.PathLike, *, axes: str | None = None,
+               channel_names: Sequence[str] | None = None, pixel_size_um: float | None = None,
+               time_step_h: float | None = None, z_step_um: float | None = None) -> Movie:
+    """Open a movie lazily (nothing but headers is read here).
+
+    `axes` (letters of TCZYX in file order) is used only when the file does not state its axes
+    (plain TIFF). `pixel_size_um`, `time_step_h`, `z_step_um` fill in what the file's metadata
+    lacks; the file wins when it states them. `channel_names`, when given, name the channels (they
+    win over the file's names) and must match the file's channel count.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: expected a movie file or a folder of frames, found nothing at this "
+                         "path. Fix: correct the path in the sample sheet (paths are relative to the "
+                         "folder snakemake runs in).")
+    source = _open_source(path, axes, channel_names)
+    try:
+        meta = _build_metadata(path, source, channel_names, pixel_size_um, time_step_h, z_step_um)
+    except BaseException:
+        source.close()
+        raise
+    return Movie(meta, source)
+
+
+def _build_metadata(path: Path, source: _Source, channel_names: Sequence[str] | None,
+                    pixel_size_um: float | None, time_step_h: float | None,
+                    z_step_um: float | None) -> MovieMetadata:
+    sizes = dict(zip(source.axes, source.shape))
+    n_channels = sizes.get("C", 1)
+    spatial = tuple(sizes[a] for a in "ZYX" if a in sizes)
+    found = source.file_metadata
+    if channel_names is not None and len(channel_names) != n_channels:
+        raise InputError(f"{path}: expected {len(channel_names)} channels ({', '.join(channel_names)}), "
+                         f"found {n_channels} (axes {source.axes!r}, shape {source.shape}). Fix: list one "
+                         "name per channel in config.yaml `channels` (or the sample sheet's `channels` "
+                         "column), or correct image.axes if the channel axis is in the wrong place.")
+    names = list(channel_names) if channel_names is not None else (
+        found.get("channel_names") if found.get("channel_names") and len(found["channel_names"]) == n_channels
+        else [f"c{i}" for i in range(n_channels)])
+    return MovieMetadata(
+        path=str(path),
+        axes="TC" + ("Z" if "Z" in sizes else "") + "YX",
+        n_frames=sizes.get("T", 1),
+        n_channels=n_channels,
+        shape_zyx=spatial,
+        dtype=str(source.dtype),
+        channel_names=[str(n) for n in names],
+        pixel_size_um=found.get("pixel_size_um") or pixel_size_um,
+        z_step_um=(found.get("z_step_um") or z_step_um) if "Z" in sizes else None,
+        time_step_h=found.get("time_step_h") or time_step_h,
+    )
