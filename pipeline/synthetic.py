@@ -1,0 +1,500 @@
+"""Synthetic bone-marrow organoid time-lapse with ground truth (demo data and tests).
+
+A 2D multichannel movie: channel `nuclei` plus the markers `CD34` (stem/progenitor), `CD235a`
+(erythroid), `MPO` (myeloid) and `CD41` (megakaryocyte). Cells are elliptic nuclei that move
+(random walk plus a pairwise repulsion that keeps nuclei `min_gap_px` apart, so a classic
+threshold + watershed separates them), grow over their cell cycle and divide (mother ends at frame
+t, the two daughters begin at t + 1 side by side, parent = mother's label: the Cell Tracking
+Challenge convention). Progenitors commit to a lineage at `differentiation_rate_per_h` (per
+lineage, competing risks); committed cells keep dividing, `differentiated_cycle_factor` times
+slower, and daughters inherit the commitment.
+
+Markers after commitment at time t_c (hours since commitment s = t - t_c, tau = marker_rise_h):
+lineage marker level 1 - exp(-s / tau) (rises over a few hours, one way), CD34 level exp(-s / tau)
+(progenitors: CD34 = 1, lineage markers 0). Levels scale the channel between `marker_basal` and
+1 times a per-cell expression factor.
+
+TRUE TYPE (the `cell_types` table): a cell is `progenitor` until the frame where its lineage
+marker level first reaches half of its full level (s >= tau * ln 2), and its lineage from then
+on. Types therefore never go back, and daughters carry their mother's type on.
+
+The image: hard elliptic masks (the ground truth) filled with per-cell brightness (nuclei with a
+little chromatin texture), blurred by a Gaussian PSF, on an uneven background (linear gradient +
+a broad blob), then Poisson shot noise and Gaussian read noise, as uint16. By default cells are
+kept fully inside the field (centres are confined); with `cells_leave_field` they may walk out:
+their masks are clipped at the border and their track ends at the last frame their centre is
+inside the field.
+
+Everything is drawn from `np.random.default_rng(seed)`: the same parameters and seed give
+identical arrays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import numbers
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import tifffile
+from scipy import ndimage
+
+from pipeline.errors import ConfigError
+from pipeline.io import atomic_write
+
+__all__ = [
+    "CELL_TYPES",
+    "CHANNEL_NAMES",
+    "LINEAGES",
+    "LINEAGE_MARKER",
+    "OrganoidParams",
+    "SyntheticMovie",
+    "simulate_organoid",
+    "true_counts",
+    "write_synthetic",
+]
+
+LINEAGES = ("erythroid", "myeloid", "megakaryocyte")
+CELL_TYPES = ("progenitor",) + LINEAGES
+CHANNEL_NAMES = ("nuclei", "CD34", "CD235a", "MPO", "CD41")
+LINEAGE_MARKER = {"erythroid": "CD235a", "myeloid": "MPO", "megakaryocyte": "CD41"}
+_MARKERS = CHANNEL_NAMES[1:]
+
+
+def _default_rates() -> dict[str, float]:
+    return {"erythroid": 0.02, "myeloid": 0.02, "megakaryocyte": 0.01}
+
+
+@dataclass(frozen=True)
+class OrganoidParams:
+    """Parameters of one synthetic organoid movie (the config's `demo.<name>` entries).
+
+    Sizes are in pixels, times in hours, intensities in camera counts.
+    """
+
+    seed: int = 0
+    n_frames: int = 30
+    size: tuple[int, int] = (256, 256)
+    n_founders: int = 15
+    pixel_size_um: float = 0.65
+    time_step_h: float = 0.5
+    radius_px: float = 7.0  # nucleus radius just before division; a newborn's is radius / sqrt(2)
+    elongation: float = 0.25  # nuclei have major/minor axis ratio 1 .. 1 + elongation
+    cycle_time_h: float = 8.0
+    cycle_time_cv: float = 0.15
+    differentiated_cycle_factor: float = 1.5
+    differentiation_rate_per_h: dict[str, float] = field(default_factory=_default_rates)
+    marker_rise_h: float = 2.0
+    motility_px: float = 0.8  # random-walk step SD per axis per frame
+    min_gap_px: float = 3.0
+    cells_leave_field: bool = False
+    psf_sigma_px: float = 1.0
+    background: float = 100.0
+    background_unevenness: float = 0.4
+    nuclei_brightness: float = 900.0
+    marker_brightness: float = 600.0
+    marker_basal: float = 0.05
+    read_noise: float = 4.0
+
+    def __post_init__(self) -> None:
+        _validate(self)
+        rates = {k: float(v) for k, v in self.differentiation_rate_per_h.items()}
+        object.__setattr__(self, "differentiation_rate_per_h", rates)  # own copy, not the config's
+        object.__setattr__(self, "size", tuple(int(v) for v in self.size))
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], *, where: str = "demo") -> OrganoidParams:
+        """Build from a config mapping; unknown keys, lineages or bad values raise ConfigError
+        naming `where` (e.g. "config.yaml demo.control") and the key."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = sorted(set(d) - set(names))
+        if unknown:
+            raise ConfigError(
+                f"{where}: unknown key(s) {unknown}; expected some of {names}. "
+                "Fix the spelling or remove the key."
+            )
+        kwargs = dict(d)
+        if "size" in kwargs:
+            size = kwargs["size"]
+            kwargs["size"] = (int(size), int(size)) if np.isscalar(size) else tuple(size)
+        try:
+            return cls(**kwargs)
+        except (ConfigError, TypeError, ValueError) as err:
+            raise ConfigError(f"{where}: {err}") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain mapping (lists for tuples) that `from_dict` reads back."""
+        d = dataclasses.asdict(self)
+        d["size"] = list(self.size)
+        return d
+
+
+def _validate(p: OrganoidParams) -> None:
+    def need(ok: bool, key: str, expected: str) -> None:
+        if not ok:
+            raise ConfigError(f"`{key}` must be {expected}, found {getattr(p, key)!r}.")
+
+    for f in dataclasses.fields(p):
+        value, kind = getattr(p, f.name), type(f.default)
+        if kind is bool:
+            need(isinstance(value, bool), f.name, "true or false")
+        elif kind in (int, float):
+            need(isinstance(value, numbers.Real) and not isinstance(value, bool)
+                 and (kind is float or isinstance(value, numbers.Integral)), f.name, f"a number ({kind.__name__})")
+
+    need(p.n_frames >= 1, "n_frames", "an integer >= 1")
+    need(len(p.size) == 2 and min(p.size) >= 8 * p.radius_px, "size",
+         f"[height, width] of at least 8 * radius_px = {8 * p.radius_px:g} pixels each")
+    need(p.n_founders >= 0, "n_founders", ">= 0")
+    need(p.radius_px >= 2, "radius_px", ">= 2")
+    need(p.elongation >= 0, "elongation", ">= 0")
+    for key in ("pixel_size_um", "time_step_h", "cycle_time_h", "marker_rise_h",
+                "differentiated_cycle_factor"):
+        need(getattr(p, key) > 0, key, "> 0")
+    for key in ("cycle_time_cv", "motility_px", "min_gap_px", "psf_sigma_px", "background",
+                "background_unevenness", "nuclei_brightness", "marker_brightness", "read_noise"):
+        need(getattr(p, key) >= 0, key, ">= 0")
+    need(0 <= p.marker_basal < 1, "marker_basal", "in [0, 1)")
+    rates = p.differentiation_rate_per_h
+    need(isinstance(rates, Mapping) and set(rates) <= set(LINEAGES)
+         and all(float(v) >= 0 for v in rates.values()),
+         "differentiation_rate_per_h", f"a mapping of some of {list(LINEAGES)} to rates >= 0 per h")
+
+
+@dataclass
+class SyntheticMovie:
+    """A simulated movie with its ground truth.
+
+    `movie` (T, C, Y, X) uint16; `labels` (T, Y, X) uint32 with label = track id; `tracks`
+    `label, begin, end, parent` (CTC); `cell_types` `frame, label, cell_type`; `truth` one row per
+    cell per frame: `frame, label, y, x, radius_px, cell_type, fate, level_<marker>...` (fate =
+    the committed lineage or "progenitor"; levels in [0, 1] before per-cell scaling).
+    """
+
+    movie: np.ndarray
+    labels: np.ndarray
+    tracks: pd.DataFrame
+    cell_types: pd.DataFrame
+    truth: pd.DataFrame
+    channel_names: list[str]
+    pixel_size_um: float
+    time_step_h: float
+    params: OrganoidParams
+
+
+@dataclass
+class _Cell:
+    label: int
+    begin: int
+    parent: int
+    pos: np.ndarray  # (y, x)
+    age_h: float
+    cycle_h: float
+    size_factor: float
+    aspect: float
+    angle: float
+    brightness: np.ndarray  # per channel expression factor
+    fate: str | None = None  # committed lineage
+    commit_h: float = math.nan
+
+
+class _Simulator:
+    """Frame-by-frame agent simulation; `run()` returns the per-frame cell states."""
+
+    def __init__(self, p: OrganoidParams, rng: np.random.Generator):
+        self.p, self.rng = p, rng
+        self.dt = p.time_step_h
+        self.next_label = 1
+        self.tracks: list[list[int]] = []  # [label, begin, end, parent]
+        rates = p.differentiation_rate_per_h
+        self.rates = np.array([float(rates.get(k, 0.0)) for k in LINEAGES])
+
+    def new_cell(self, frame: int, parent: int, pos, *, age_h=0.0, fate=None, commit_h=math.nan):
+        p, rng = self.p, self.rng
+        cycle = p.cycle_time_h * (p.differentiated_cycle_factor if fate else 1.0)
+        cycle *= max(0.5, 1.0 + p.cycle_time_cv * rng.standard_normal())
+        cell = _Cell(
+            label=self.next_label, begin=frame, parent=parent, pos=np.asarray(pos, float),
+            age_h=age_h if age_h >= 0 else rng.uniform(0, cycle), cycle_h=cycle,
+            size_factor=float(np.exp(0.06 * rng.standard_normal())),
+            aspect=1.0 + p.elongation * rng.random(), angle=rng.uniform(0, np.pi),
+            brightness=np.exp(0.15 * rng.standard_normal(len(CHANNEL_NAMES))),
+            fate=fate, commit_h=commit_h,
+        )
+        self.next_label += 1
+        self.tracks.append([cell.label, frame, frame, parent])
+        return cell
+
+    def radius(self, c: _Cell) -> float:
+        phase = min(c.age_h / c.cycle_h, 1.0)
+        return self.p.radius_px * c.size_factor * math.sqrt((1.0 + phase) / 2.0)
+
+    def semi_axes(self, c: _Cell) -> tuple[float, float]:
+        r = self.radius(c)
+        return r * math.sqrt(c.aspect), r / math.sqrt(c.aspect)
+
+    def founders(self) -> list[_Cell]:
+        p = self.p
+        margin = p.radius_px * 1.5
+        pos = self.rng.uniform([margin, margin], [p.size[0] - margin, p.size[1] - margin],
+                               size=(p.n_founders, 2))
+        cells = [self.new_cell(0, 0, xy, age_h=-1.0) for xy in pos]
+        self.relax(cells)
+        return cells
+
+    def divide(self, frame: int, mother: _Cell) -> list[_Cell]:
+        theta = self.rng.uniform(0, np.pi)
+        r_daughter = self.p.radius_px * mother.size_factor / math.sqrt(2.0)
+        offset = (r_daughter + self.p.min_gap_px / 2 + 0.5) * np.array([np.sin(theta), np.cos(theta)])
+        return [
+            self.new_cell(frame, mother.label, mother.pos + sign * offset,
+                          fate=mother.fate, commit_h=mother.commit_h)
+            for sign in (1.0, -1.0)
+        ]
+
+    def relax(self, cells: list[_Cell], n_iter: int = 30) -> None:
+        """Push overlapping nuclei apart (pairwise, symmetric) and confine them to the field."""
+        if not cells:
+            return
+        p = self.p
+        pos = np.array([c.pos for c in cells])
+        reach = np.array([self.semi_axes(c)[0] for c in cells])
+        need = reach[:, None] + reach[None, :] + p.min_gap_px
+        for _ in range(n_iter):
+            diff = pos[:, None, :] - pos[None, :, :]
+            dist = np.hypot(diff[..., 0], diff[..., 1])
+            np.fill_diagonal(dist, np.inf)
+            overlap = np.clip(need - dist, 0, None)
+            if not overlap.any():
+                break
+            unit = diff / np.maximum(dist, 1e-6)[..., None]
+            pos += 0.5 * (overlap[..., None] * unit).sum(axis=1)
+            if not p.cells_leave_field:
+                pos = self.confine(pos, reach)
+        if not p.cells_leave_field:
+            pos = self.confine(pos, reach)
+        for c, xy in zip(cells, pos):
+            c.pos = xy
+
+    def confine(self, pos: np.ndarray, reach: np.ndarray) -> np.ndarray:
+        lo = reach[:, None] + 2.0
+        hi = np.array(self.p.size, float)[None, :] - 1.0 - lo
+        return np.clip(pos, lo, hi)
+
+    def step(self, frame: int, cells: list[_Cell]) -> list[_Cell]:
+        """Advance from frame - 1 to frame: divisions, commitment, motion, leaving."""
+        p, rng, dt = self.p, self.rng, self.dt
+        t_h = frame * dt
+        nxt: list[_Cell] = []
+        for c in cells:
+            c.age_h += dt
+            if c.age_h >= c.cycle_h:
+                nxt.extend(self.divide(frame, c))
+                continue
+            if c.fate is None and self.rates.sum() > 0:
+                if rng.random() < 1.0 - math.exp(-self.rates.sum() * dt):
+                    c.fate = LINEAGES[rng.choice(len(LINEAGES), p=self.rates / self.rates.sum())]
+                    c.commit_h = t_h
+            c.pos = c.pos + p.motility_px * rng.standard_normal(2)
+            c.angle += 0.1 * rng.standard_normal()
+            nxt.append(c)
+        self.relax(nxt)
+        if p.cells_leave_field:
+            inside = [bool(np.all((c.pos >= 0) & (c.pos <= np.array(p.size) - 1))) for c in nxt]
+            nxt = [c for c, ok in zip(nxt, inside) if ok]
+        for c in nxt:
+            self.tracks[c.label - 1][2] = frame
+        return nxt
+
+
+def _levels(c: _Cell, t_h: float, tau: float) -> dict[str, float]:
+    """Marker levels in [0, 1] (before basal offset and per-cell factor)."""
+    levels = dict.fromkeys(_MARKERS, 0.0)
+    if c.fate is None:
+        levels["CD34"] = 1.0
+        return levels
+    s = max(t_h - c.commit_h, 0.0)
+    levels["CD34"] = math.exp(-s / tau)
+    levels[LINEAGE_MARKER[c.fate]] = 1.0 - math.exp(-s / tau)
+    return levels
+
+
+def _true_type(c: _Cell, levels: Mapping[str, float]) -> str:
+    if c.fate is not None and levels[LINEAGE_MARKER[c.fate]] >= 0.5:
+        return c.fate
+    return "progenitor"
+
+
+def _rasterise(sim: _Simulator, cells: list[_Cell], shape: tuple[int, int]) -> np.ndarray:
+    """Label image of elliptic nuclei; a pixel claimed by two ellipses goes to the one it is
+    relatively closer to, so labels never overlap."""
+    labels = np.zeros(shape, np.uint32)
+    best = np.full(shape, np.inf)
+    for c in cells:
+        a, b = sim.semi_axes(c)
+        y0, x0 = c.pos
+        y_lo, y_hi = max(int(y0 - a) - 1, 0), min(int(y0 + a) + 2, shape[0])
+        x_lo, x_hi = max(int(x0 - a) - 1, 0), min(int(x0 + a) + 2, shape[1])
+        if y_lo >= y_hi or x_lo >= x_hi:
+            continue
+        yy, xx = np.mgrid[y_lo:y_hi, x_lo:x_hi]
+        dy, dx = yy - y0, xx - x0
+        u = dy * math.sin(c.angle) + dx * math.cos(c.angle)
+        v = dy * math.cos(c.angle) - dx * math.sin(c.angle)
+        q = (u / a) ** 2 + (v / b) ** 2
+        win = best[y_lo:y_hi, x_lo:x_hi]
+        take = (q <= 1.0) & (q < win)
+        win[take] = q[take]
+        labels[y_lo:y_hi, x_lo:x_hi][take] = c.label
+    return labels
+
+
+def _background_field(p: OrganoidParams, rng: np.random.Generator) -> np.ndarray:
+    """Smooth uneven illumination, mean about 1: linear gradient plus a broad blob."""
+    h, w = p.size
+    yy, xx = np.mgrid[0:h, 0:w] / np.array([h, w])[:, None, None]
+    theta = rng.uniform(0, 2 * np.pi)
+    ramp = (yy - 0.5) * np.sin(theta) + (xx - 0.5) * np.cos(theta)
+    cy, cx = rng.uniform(0.2, 0.8, 2)
+    blob = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / (2 * 0.25**2))
+    field_ = 1.0 + p.background_unevenness * (ramp + blob - blob.mean())
+    return np.clip(field_, 0.1, None)
+
+
+def _render(
+    p: OrganoidParams, labels: np.ndarray, values: np.ndarray, bg: np.ndarray,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """One (C, Y, X) uint16 frame. `values` (n_labels + 1, C) is the signal per label."""
+    signal = values[labels]  # (Y, X, C)
+    texture = ndimage.gaussian_filter(rng.standard_normal(labels.shape), 1.5)
+    signal[..., 0] *= 1.0 + 0.6 * texture
+    out = np.empty((len(CHANNEL_NAMES),) + labels.shape, np.uint16)
+    for ch in range(len(CHANNEL_NAMES)):
+        img = ndimage.gaussian_filter(signal[..., ch], p.psf_sigma_px) if p.psf_sigma_px else signal[..., ch]
+        expected = np.clip(img + p.background * bg, 0, None)
+        noisy = rng.poisson(expected) + p.read_noise * rng.standard_normal(labels.shape)
+        out[ch] = np.clip(np.rint(noisy), 0, np.iinfo(np.uint16).max)
+    return out
+
+
+def simulate_organoid(params: OrganoidParams | None = None, seed: int | None = None) -> SyntheticMovie:
+    """Simulate one organoid movie; `seed` overrides `params.seed`. Deterministic."""
+    p = params or OrganoidParams()
+    rng = np.random.default_rng(p.seed if seed is None else seed)
+    sim = _Simulator(p, rng)
+    bg = _background_field(p, rng)
+    scale = np.array([p.nuclei_brightness] + [p.marker_brightness] * len(_MARKERS))
+    movie = np.empty((p.n_frames, len(CHANNEL_NAMES)) + tuple(p.size), np.uint16)
+    labels = np.empty((p.n_frames,) + tuple(p.size), np.uint32)
+    rows: list[tuple] = []
+    cells = sim.founders()
+    for t in range(p.n_frames):
+        if t:
+            cells = sim.step(t, cells)
+        t_h = t * p.time_step_h
+        values = np.zeros((sim.next_label, len(CHANNEL_NAMES)))
+        for c in cells:
+            lv = _levels(c, t_h, p.marker_rise_h)
+            marker = [p.marker_basal + (1 - p.marker_basal) * lv[m] for m in _MARKERS]
+            values[c.label] = scale * c.brightness * np.array([1.0] + marker)
+            rows.append((t, c.label, *c.pos, sim.radius(c), _true_type(c, lv),
+                         c.fate or "progenitor", *(lv[m] for m in _MARKERS)))
+        labels[t] = _rasterise(sim, cells, p.size)
+        movie[t] = _render(p, labels[t], values, bg, rng)
+    truth = pd.DataFrame(rows, columns=["frame", "label", "y", "x", "radius_px", "cell_type", "fate",
+                                        *(f"level_{m}" for m in _MARKERS)])
+    truth = truth.astype({"frame": "int64", "label": "int64"})
+    present = _present_labels(labels)
+    truth = truth.merge(present, on=["frame", "label"])  # drop cells with no visible pixel
+    tracks = _tracks_from_truth(truth, sim.tracks)
+    return SyntheticMovie(
+        movie=movie, labels=labels, tracks=tracks,
+        cell_types=truth[["frame", "label", "cell_type"]].reset_index(drop=True),
+        truth=truth.reset_index(drop=True), channel_names=list(CHANNEL_NAMES),
+        pixel_size_um=p.pixel_size_um, time_step_h=p.time_step_h, params=p,
+    )
+
+
+def _present_labels(labels: np.ndarray) -> pd.DataFrame:
+    rows = [(t, int(lab)) for t in range(labels.shape[0]) for lab in np.unique(labels[t]) if lab]
+    return pd.DataFrame(rows, columns=["frame", "label"]).astype("int64")
+
+
+def _tracks_from_truth(truth: pd.DataFrame, raw: list[list[int]]) -> pd.DataFrame:
+    """CTC track table from the frames where each label is visible (every track is contiguous
+    because a cell is drawn at every frame of its life)."""
+    span = truth.groupby("label")["frame"].agg(["min", "max", "count"])
+    parent = {lab: par for lab, _, _, par in raw}
+    tracks = pd.DataFrame({
+        "label": span.index.astype("int64"),
+        "begin": span["min"].to_numpy(),
+        "end": span["max"].to_numpy(),
+        "parent": [parent[lab] if parent[lab] in span.index else 0 for lab in span.index],
+    })
+    if not (span["max"] - span["min"] + 1 == span["count"]).all():
+        raise AssertionError("synthetic track with a gap; cells must be drawn in every frame")
+    return tracks.astype("int64")
+
+
+def true_counts(
+    cell_types: pd.DataFrame, time_step_h: float, *, n_frames: int | None = None,
+) -> pd.DataFrame:
+    """Cells of each type per frame: `frame, time_h, cell_type, n` for all 4 types x all frames
+    (0 .. n_frames - 1, or up to the last frame in the table), zeros included."""
+    last = int(cell_types["frame"].max()) + 1 if len(cell_types) else 0
+    frames = np.arange(last if n_frames is None else n_frames)
+    grid = pd.MultiIndex.from_product([frames, CELL_TYPES], names=["frame", "cell_type"])
+    n = cell_types.groupby(["frame", "cell_type"]).size().reindex(grid, fill_value=0)
+    out = n.rename("n").reset_index()
+    out["time_h"] = out["frame"] * float(time_step_h)
+    out = out[["frame", "time_h", "cell_type", "n"]]
+    return out.astype({"frame": "int64", "n": "int64"})
+
+
+def _write_tiff(path: Path, data: np.ndarray, **kwargs: Any) -> None:
+    with atomic_write(path) as tmp:
+        tifffile.imwrite(tmp, data, compression="zlib", **kwargs)
+
+
+def _write_csv(path: Path, df: pd.DataFrame, **kwargs: Any) -> None:
+    with atomic_write(path) as tmp:
+        df.to_csv(tmp, index=False, **kwargs)
+
+
+def write_synthetic(sim: SyntheticMovie, movie_path: str | os.PathLike, gt_dir: str | os.PathLike) -> None:
+    """Write the movie as OME-TIFF (uint16, TCYX, zlib; pixel size, time step in h, channel
+    names) and the ground truth in the Cell Tracking Challenge layout under `gt_dir`:
+    `TRA/man_track.txt`, `TRA/man_trackNNN.tif`, `SEG/man_segNNN.tif` (uint16, label = track
+    id), `cell_types.csv` (`frame, label, cell_type`) and `counts.csv` (`true_counts`).
+    Every file is written atomically."""
+    movie_path, gt_dir = Path(movie_path), Path(gt_dir)
+    if sim.labels.max(initial=0) > np.iinfo(np.uint16).max:
+        raise ConfigError(
+            f"{gt_dir}: {int(sim.labels.max())} tracks do not fit the CTC uint16 masks; "
+            "simulate fewer frames or founders."
+        )
+    metadata = {
+        "axes": "TCYX",
+        "PhysicalSizeX": sim.pixel_size_um, "PhysicalSizeXUnit": "µm",
+        "PhysicalSizeY": sim.pixel_size_um, "PhysicalSizeYUnit": "µm",
+        "TimeIncrement": sim.time_step_h, "TimeIncrementUnit": "h",
+        "Channel": {"Name": list(sim.channel_names)},
+    }
+    _write_tiff(movie_path, sim.movie, ome=True, photometric="minisblack", metadata=metadata)
+    width = max(3, len(str(sim.labels.shape[0] - 1)))
+    for t, frame in enumerate(sim.labels):
+        mask = frame.astype(np.uint16)
+        _write_tiff(gt_dir / "TRA" / f"man_track{t:0{width}d}.tif", mask)
+        _write_tiff(gt_dir / "SEG" / f"man_seg{t:0{width}d}.tif", mask)
+    _write_csv(gt_dir / "TRA" / "man_track.txt", sim.tracks[["label", "begin", "end", "parent"]],
+               sep=" ", header=False)
+    _write_csv(gt_dir / "cell_types.csv", sim.cell_types)
+    counts = true_counts(sim.cell_types, sim.time_step_h, n_frames=sim.labels.shape[0])
+    _write_csv(gt_dir / "counts.csv", counts)
