@@ -1,0 +1,167 @@
+"""The `marrowflow` command: one subcommand per step that makes sense on its own.
+
+To add a subcommand, write `_add_<name>(subparsers)` that builds its parser and sets
+`func=<callable(args) -> int>`, and list it in `COMMANDS`. Errors a user can act on
+(MarrowflowError) print one clear line and exit with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+from pipeline.errors import ConfigError, InputError, MarrowflowError
+
+
+def _read_any_table(path: str) -> pd.DataFrame:
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"Table {p} does not exist; give a CSV or parquet file with one row per cell")
+    try:
+        if p.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(p)
+        return pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",")
+    except Exception as exc:  # noqa: BLE001 - any reader failure means the same thing to the user
+        raise InputError(f"Table {p} cannot be read as {'parquet' if p.suffix == '.parquet' else 'CSV'}: {exc}") from exc
+
+
+def _write_any_table(df: pd.DataFrame, path: str) -> None:
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    tmp = p.with_name(f".{p.name}.tmp")
+    if p.suffix.lower() in (".parquet", ".pq"):
+        df.to_parquet(tmp, index=False)
+    else:
+        df.to_csv(tmp, index=False)
+    tmp.replace(p)
+
+
+def read_workflow(path: str) -> tuple[list, dict]:
+    """A gating workflow file -> (rules, classification settings).
+
+    CSV: SCIMAP's phenotype_workflow.csv (hierarchy mode). YAML: a marrowflow config (its
+    `classification` section), the section itself, or a bare list of classes.
+    """
+    from pipeline.gating import read_scimap_workflow, rules_from_config
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"Workflow {p} does not exist; give SCIMAP's phenotype_workflow.csv or a YAML file "
+                         "with a classification section")
+    if p.suffix.lower() in (".yaml", ".yml"):
+        try:
+            doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{p} is not valid YAML: {exc}") from exc
+        section = doc.get("classification", doc) if isinstance(doc, dict) else {"classes": doc}
+        if not isinstance(section, dict) or not isinstance(section.get("classes"), list):
+            raise ConfigError(f"{p}: expected a 'classes' list (under 'classification:' or at the top)")
+        cfg = {k: v for k, v in section.items() if k not in ("classes", "track_vote", "model")}
+        return rules_from_config(section["classes"], where=f"{p}: classes"), cfg
+    return read_scimap_workflow(p), {"order": "hierarchy", "likely": True}
+
+
+def read_gates(path: str) -> pd.DataFrame:
+    """SCIMAP manual gates (first column the marker, then one gate column, or one per image)
+    -> DataFrame sample, feature, threshold ('all' when a single column serves every image)."""
+    p = Path(path)
+    try:
+        raw = pd.read_csv(p, encoding="utf-8-sig")
+    except (OSError, pd.errors.ParserError, UnicodeDecodeError) as exc:
+        raise InputError(f"Gates file {p} cannot be read as CSV (marker,gate): {exc}") from exc
+    if raw.shape[1] < 2:
+        raise InputError(f"Gates file {p}: expected columns marker,gate (SCIMAP manual_gates.csv); "
+                         f"found {list(raw.columns)}")
+    long = raw.melt(id_vars=raw.columns[0], var_name="sample", value_name="threshold")
+    long = long.rename(columns={raw.columns[0]: "feature"}).dropna(subset=["threshold"])
+    if raw.shape[1] == 2:
+        long["sample"] = "all"
+    long["feature"] = long["feature"].astype(str).str.strip()
+    return long[["sample", "feature", "threshold"]]
+
+
+def _run_phenotype(args: argparse.Namespace) -> int:
+    from pipeline.classify import phenotype_table
+
+    table = _read_any_table(args.table)
+    rules, cfg = read_workflow(args.workflow)
+    if args.gate is not None and args.gates is not None:
+        raise ConfigError("give either --gate (one cutoff for tables rescaled to 0..1) or --gates FILE, not both")
+    if args.sample_column and args.sample_column not in table.columns:
+        raise InputError(f"{args.table} has no column {args.sample_column!r} (--sample-column); "
+                         f"columns: {list(table.columns)[:20]}...")
+    if args.no_likely:
+        cfg["likely"] = False
+    groups = table[args.sample_column] if args.sample_column else None
+    gates = read_gates(args.gates) if args.gates else None
+    labels, _, thresholds = phenotype_table(table, rules, cfg, gate=args.gate, gates=gates,
+                                            log=not args.no_log, groups=groups)
+    out = table.copy()
+    out[args.label] = labels.to_numpy()
+    _write_any_table(out, args.output)
+    if args.thresholds_out:
+        _write_any_table(thresholds, args.thresholds_out)
+    print(f"wrote {args.output}: {len(out)} cells, {out[args.label].nunique()} phenotypes")
+    if args.truth_column:
+        if args.truth_column not in table.columns:
+            raise InputError(f"{args.table} has no column {args.truth_column!r} (--truth-column)")
+        truth = table[args.truth_column].astype(str)
+        agree = float((truth.to_numpy() == out[args.label].astype(str).to_numpy()).mean())
+        print(f"agreement with {args.truth_column}: {agree:.4f} ({int(round(agree * len(out)))}/{len(out)})")
+        pairs = pd.DataFrame({"truth": truth.to_numpy(), "predicted": out[args.label].astype(str).to_numpy()})
+        confusion = pairs.value_counts().rename("n").reset_index().sort_values(["truth", "n"], ascending=[True, False])
+        print("confusion (truth -> predicted: n):")
+        for row in confusion.itertuples(index=False):
+            print(f"  {row.truth} -> {row.predicted}: {row.n}{'' if row.truth == row.predicted else '  <- differs'}")
+    return 0
+
+
+def _add_phenotype(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("phenotype", help="apply a gating workflow (SCIMAP CSV or marrowflow YAML) to a cell table",
+                       description="Writes TABLE with a phenotype column. Markers are columns named like "
+                                   "the workflow's markers (or mean_<marker>).")
+    p.add_argument("table", help="cell table, CSV or parquet; one row per cell, one column per marker")
+    p.add_argument("workflow", help="SCIMAP phenotype_workflow.csv or a YAML file with classification.classes")
+    p.add_argument("-o", "--output", required=True, help="output table (.csv or .parquet)")
+    p.add_argument("--gate", type=float, help="one cutoff for every marker (tables rescaled to 0..1: 0.5)")
+    p.add_argument("--gates", help="per-marker cutoffs, SCIMAP manual_gates.csv (marker,gate[,per image...])")
+    p.add_argument("--no-log", action="store_true",
+                   help="--gates are in the table's units (default: log1p units, as SCIMAP's rescale)")
+    p.add_argument("--sample-column", help="column naming each cell's image/sample (per-sample thresholds)")
+    p.add_argument("--label", default="phenotype", help="name of the new column (default: phenotype)")
+    p.add_argument("--no-likely", action="store_true",
+                   help="do not prefix 'likely-' to classes whose several pos markers are not all positive")
+    p.add_argument("--truth-column", help="column with known phenotypes: print agreement and confusion matrix")
+    p.add_argument("--thresholds-out", help="write the cutoffs used (sample, feature, threshold, method)")
+    p.set_defaults(func=_run_phenotype)
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_phenotype]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The top-level parser with every subcommand in COMMANDS."""
+    parser = argparse.ArgumentParser(prog="marrowflow", description="Bone-marrow organoid time-lapse analysis")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in COMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point `marrowflow`."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except MarrowflowError as exc:
+        print(f"marrowflow {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
