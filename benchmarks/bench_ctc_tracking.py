@@ -1,0 +1,170 @@
+"""Tracking accuracy on the Cell Tracking Challenge data with TRA ground truth (official measures).
+
+For every dataset in /work/shared/data with TRA ground truth, tracks twice:
+- `gt`:  detections from the ground-truth masks (SEG masks where every frame has one, else the TRA
+         markers): only linking errors remain;
+- `seg`: detections from the pipeline's own segmentation (`pipeline.segment.segment_frame` with
+         the config's segmentation section when that module exists, else a plain Otsu + watershed).
+Writes the CTC result folders under --work and one table (--out, CSV) with DET, TRA, LNK, SEG, CT,
+TF, BC(0..3), CCA, and the time per step. Measurements on CTC data stay out of the repository.
+
+    .venv/bin/python benchmarks/bench_ctc_tracking.py [--modes gt seg] [--set tracking.key=value ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import tifffile
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pipeline.config import validate_config  # noqa: E402
+from pipeline.evaluate import evaluate_ctc  # noqa: E402
+from pipeline.measure import measure_frame  # noqa: E402
+from pipeline.track import relabel_frame, track_cells, tracks_to_ctc  # noqa: E402
+
+DATA = Path("/work/shared/data")
+# pixel size (µm) and time step (h) from the CTC dataset descriptions
+DATASETS = {
+    "ctc-Fluo-N2DH-SIM+": {"pixel_size_um": 0.125, "time_step_h": 29 / 3600},
+    "ctc-Fluo-N2DH-GOWT1": {"pixel_size_um": 0.240, "time_step_h": 5 / 60},
+}
+
+
+def _frames(folder: Path, pattern: str) -> list[str]:
+    return sorted(glob.glob(str(folder / pattern)))
+
+
+def _plain_segmentation(image: np.ndarray, pixel_size_um: float) -> np.ndarray:
+    from scipy import ndimage as ndi
+    from skimage import filters, measure, morphology, segmentation
+
+    smooth = filters.gaussian(image.astype(np.float32), sigma=1.0 / pixel_size_um * 0.25)
+    mask = smooth > filters.threshold_otsu(smooth)
+    mask = ndi.binary_fill_holes(morphology.remove_small_objects(mask, int(4 / pixel_size_um ** 2)))
+    dist = ndi.distance_transform_edt(mask)
+    peaks = morphology.h_maxima(filters.gaussian(dist, 2), 2.0 / pixel_size_um * 0.25)
+    markers = measure.label(peaks)
+    return segmentation.watershed(-dist, markers, mask=mask).astype(np.uint32)
+
+
+def segmenter(config: dict, pixel_size_um: float):
+    """The pipeline's segment_frame when it exists, else the plain fallback. Returns (fn, name)."""
+    try:
+        from pipeline.segment import segment_frame
+    except ImportError:
+        return (lambda img: _plain_segmentation(img, pixel_size_um)), "plain-otsu-watershed"
+    params = config.get("segmentation", {})
+    return (lambda img: segment_frame(img, params, pixel_size_um=pixel_size_um)), "pipeline.segment"
+
+
+def detections(name: str, mode: str, config: dict, cache: Path) -> tuple[pd.DataFrame, list[np.ndarray], str]:
+    """Cells table and label frames for one dataset and detection mode (cached as .npz/.parquet)."""
+    info = DATASETS[name]
+    base = DATA / name
+    images = _frames(base / "01", "t*.tif")
+    if mode == "gt":
+        seg_masks = _frames(base / "01_GT" / "SEG", "man_seg*.tif")
+        source = "SEG" if len(seg_masks) == len(images) else "TRA"
+        masks = seg_masks if source == "SEG" else _frames(base / "01_GT" / "TRA", "man_track*.tif")
+        segment = None
+    else:
+        segment, source = segmenter(config, info["pixel_size_um"])
+    key = cache / f"{name}-{mode}-{source}"
+    if key.with_suffix(".parquet").exists() and key.with_suffix(".npz").exists():
+        stack = np.load(key.with_suffix(".npz"))["labels"]
+        return pd.read_parquet(key.with_suffix(".parquet")), list(stack), source
+    tables, labels = [], []
+    for t, path in enumerate(images):
+        image = tifffile.imread(path)
+        lab = tifffile.imread(masks[t]).astype(np.uint32) if segment is None else segment(image)
+        labels.append(lab)
+        tables.append(measure_frame(lab, image[None], channel_names=["nuclei"], frame=t,
+                                    time_h=t * info["time_step_h"], pixel_size_um=info["pixel_size_um"]))
+    cells = pd.concat(tables, ignore_index=True)
+    cache.mkdir(parents=True, exist_ok=True)
+    cells.to_parquet(key.with_suffix(".parquet"))
+    np.savez_compressed(key.with_suffix(".npz"), labels=np.stack(labels))
+    return cells, labels, source
+
+
+def write_ctc(tracks: pd.DataFrame, labels: list[np.ndarray], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    for f in out.glob("mask*.tif"):
+        f.unlink()
+    by_frame = dict(tuple(tracks.groupby("frame")))
+    for t, lab in enumerate(labels):
+        tifffile.imwrite(out / f"mask{t:03d}.tif", relabel_frame(lab, by_frame.get(t, tracks.iloc[0:0])))
+    tracks_to_ctc(tracks).to_csv(out / "res_track.txt", sep=" ", header=False, index=False)
+
+
+def parse_overrides(items: list[str]) -> dict:
+    cfg: dict = {}
+    for item in items:
+        key, value = item.split("=", 1)
+        section, name = key.split(".", 1)
+        cfg.setdefault(section, {})[name] = yaml.safe_load(value)
+    return cfg
+
+
+def main(argv: list[str] | None = None) -> pd.DataFrame:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--modes", nargs="+", default=["gt", "seg"])
+    ap.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    ap.add_argument("--config", default=str(ROOT / "config.yaml"))
+    ap.add_argument("--set", nargs="*", default=[], help="overrides, e.g. tracking.area_weight=0.5")
+    ap.add_argument("--work", default="/tmp/marrowflow_bench_ctc")
+    ap.add_argument("--out", default="/tmp/marrowflow_bench_ctc/bench_ctc_tracking.csv")
+    args = ap.parse_args(argv)
+    with open(args.config, encoding="utf-8") as fh:
+        raw = yaml.safe_load(fh)
+    for section, values in parse_overrides(args.set).items():
+        raw.setdefault(section, {}).update(values)
+    config = validate_config(raw, source=args.config)
+    work = Path(args.work)
+    rows = []
+    for name in args.datasets:
+        info = DATASETS[name]
+        for mode in args.modes:
+            t0 = time.perf_counter()
+            cells, labels, source = detections(name, mode, config, work / "cache")
+            t1 = time.perf_counter()
+            tracks = track_cells(cells, config["tracking"], pixel_size_um=info["pixel_size_um"],
+                                 time_step_h=info["time_step_h"])
+            t2 = time.perf_counter()
+            res = work / name / mode / "01_RES"
+            write_ctc(tracks, labels, res)
+            scores = evaluate_ctc(res, DATA / name / "01_GT")
+            t3 = time.perf_counter()
+            row = {"dataset": name, "detections": f"{mode}:{source}", "n_cells": len(cells),
+                   "n_tracks": int(tracks["track_id"].nunique()),
+                   "n_divisions": int((tracks[tracks["parent_track_id"] > 0].groupby("parent_track_id")["track_id"].nunique() > 1).sum()),
+                   **{k: scores.get(k) for k in ("Valid", "SEG", "DET", "TRA", "LNK", "CT", "TF", "BC(0)",
+                                                 "BC(1)", "BC(2)", "BC(3)", "CCA", "BIO(2)",
+                                                 "tp_div(2)", "fp_div(2)", "fn_div(2)", "gt_divisions")},
+                   "AOGM_FN": scores.get("AOGM_FN"), "AOGM_FP": scores.get("AOGM_FP"),
+                   "AOGM_NS": scores.get("AOGM_NS"), "AOGM_ED": scores.get("AOGM_ED"),
+                   "AOGM_EA": scores.get("AOGM_EA"), "AOGM_EC": scores.get("AOGM_EC"),
+                   "detect_s": round(t1 - t0, 1), "track_s": round(t2 - t1, 2), "eval_s": round(t3 - t2, 1)}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    table = pd.DataFrame(rows)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    table.to_csv(args.out, index=False)
+    with pd.option_context("display.width", 250, "display.max_columns", 40):
+        print(table.drop(columns=["AOGM_FN", "AOGM_FP", "AOGM_NS", "AOGM_ED", "AOGM_EA", "AOGM_EC"]))
+    return table
+
+
+if __name__ == "__main__":
+    main()
