@@ -51,7 +51,7 @@ def _plain_segmentation(image: np.ndarray, pixel_size_um: float) -> np.ndarray:
 
     smooth = filters.gaussian(image.astype(np.float32), sigma=1.0 / pixel_size_um * 0.25)
     mask = smooth > filters.threshold_otsu(smooth)
-    mask = ndi.binary_fill_holes(morphology.remove_small_objects(mask, int(4 / pixel_size_um ** 2)))
+    mask = ndi.binary_fill_holes(morphology.remove_small_objects(mask, max_size=int(4 / pixel_size_um ** 2)))
     dist = ndi.distance_transform_edt(mask)
     peaks = morphology.h_maxima(filters.gaussian(dist, 2), 2.0 / pixel_size_um * 0.25)
     markers = measure.label(peaks)

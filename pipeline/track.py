@@ -49,6 +49,7 @@ class TrackingParams:
     division_max_distance_px: float | None = None
     new_track_cost: float = 1.0
     no_division_cost: float = 1.0
+    division_symmetry_weight: float = 1.5
     gap_cost_per_frame: float = 0.1
     area_weight: float = 0.0
     intensity_weight: float = 0.0
@@ -93,6 +94,7 @@ class TrackingParams:
                    division_max_distance_px=div_px,
                    new_track_cost=float(cfg.get("new_track_cost", 1.0)),
                    no_division_cost=float(cfg.get("no_division_cost", 1.0)),
+                   division_symmetry_weight=float(cfg.get("division_symmetry_weight", 1.5)),
                    gap_cost_per_frame=float(cfg.get("gap_cost_per_frame", 0.1)),
                    area_weight=float(cfg.get("area_weight", 0.0)),
                    intensity_weight=float(cfg.get("intensity_weight", 0.0)),
@@ -238,6 +240,28 @@ def _link_frames(det: _Detections, p: TrackingParams, blocked_src: np.ndarray,
     return np.concatenate(src), np.concatenate(dst)
 
 
+def _division_costs(det: _Detections, mother: np.ndarray, sibling: np.ndarray, daughter: np.ndarray,
+                     dmax: float, p: TrackingParams) -> np.ndarray:
+    """Cost of `mother` (frame t) dividing into `sibling` (its continuation at t+1) and `daughter`.
+
+    Daughters move apart on opposite sides of the mother: the cost is the squared distance from
+    the mother to the daughters' midpoint over dmax^2, plus `division_symmetry_weight` times the
+    squared relative difference of the two daughters' distances to the mother (0 when both moved
+    equally far, 1 when one stayed put: the usual false division is a cell that just continues
+    while an unrelated new object appears nearby), plus `area_weight` times the squared log
+    ratio of the daughters' areas.
+    """
+    mid = 0.5 * (det.pos[sibling] + det.pos[daughter])
+    cost = np.sum((det.pos[mother] - mid) ** 2, axis=1) / dmax ** 2
+    d_sib = np.linalg.norm(det.pos[sibling] - det.pos[mother], axis=1)
+    d_dau = np.linalg.norm(det.pos[daughter] - det.pos[mother], axis=1)
+    asym = (d_sib - d_dau) / np.maximum(d_sib + d_dau, EPS)
+    cost = cost + p.division_symmetry_weight * asym ** 2
+    if det.log_area is not None:
+        cost = cost + p.area_weight * (det.log_area[sibling] - det.log_area[daughter]) ** 2
+    return cost
+
+
 def _close_gaps_and_divisions(det: _Detections, p: TrackingParams, nxt: np.ndarray, prv: np.ndarray,
                               blocked_src: np.ndarray, blocked_dst: np.ndarray):
     """Step 2: join segment ends to later segment starts (gaps) and starts to mothers (divisions).
@@ -279,12 +303,7 @@ def _close_gaps_and_divisions(det: _Detections, p: TrackingParams, nxt: np.ndarr
             m_idx = mothers_by_frame[t - 1]
             sdm = cKDTree(det.pos[m_idx]).sparse_distance_matrix(trees[t], dmax, output_type="ndarray")
             mother, daughter = m_idx[sdm["i"]], s_idx[sdm["j"]]
-            sibling = nxt[mother]
-            mid = 0.5 * (det.pos[sibling] + det.pos[daughter])
-            d2_mid = np.sum((det.pos[mother] - mid) ** 2, axis=1)
-            c = d2_mid / dmax ** 2
-            if det.log_area is not None:
-                c = c + p.area_weight * (det.log_area[sibling] - det.log_area[daughter]) ** 2
+            c = _division_costs(det, mother, nxt[mother], daughter, dmax, p)
             m_rows.append(mother)
             m_cols.append(daughter)
             m_costs.append(c)
