@@ -2,24 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from tqdm.auto import tqdm
 
-import numpy as np
-
-from pipeline.io import LabelStackWriter, Movie
-from pipeline.segment import CellposeSegmenter, segment_frame
+from pipeline.io import LabelStackWriter, Movie, MovieMetadata
+from pipeline.segment import make_segmenter
 
 
-def make_segmenter(params: Mapping[str, Any], *, pixel_size_um: float | None = None
-                   ) -> Callable[[np.ndarray], np.ndarray]:
-    """A function image -> labels for the configured backend; cellpose's model is loaded here, once."""
-    if params["backend"] == "cellpose":
-        return CellposeSegmenter(params).segment
-    return lambda image: segment_frame(image, params, pixel_size_um=pixel_size_um)
+def physical_pixel_size(meta: MovieMetadata) -> float | tuple[float, float, float] | None:
+    """The pixel size to give the segmenter: YX in µm, or (Z, Y, X) for stacks when Z is known."""
+    if meta.pixel_size_um is None:
+        return None
+    if len(meta.shape_zyx) == 3 and meta.z_step_um is not None:
+        return (meta.z_step_um, meta.pixel_size_um, meta.pixel_size_um)
+    return meta.pixel_size_um
 
 
 def segment_movie(movie: Movie, params: Mapping[str, Any], *, channel: int, out_path: str | Path,
@@ -31,7 +30,7 @@ def segment_movie(movie: Movie, params: Mapping[str, Any], *, channel: int, out_
     """
     frames = range(movie.n_frames) if frames is None else frames
     meta = movie.metadata
-    segment = make_segmenter(params, pixel_size_um=meta.pixel_size_um)
+    segment = make_segmenter(params, pixel_size_um=physical_pixel_size(meta))
     with LabelStackWriter(out_path, len(frames), meta.shape_zyx) as writer:
         for i, t in enumerate(tqdm(frames, desc="segment", unit="frame", disable=None)):
             writer.write(i, segment(movie.read_frame(t)[channel]))
