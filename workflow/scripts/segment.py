@@ -1,7 +1,7 @@
 """Rule segment: segment the configured channel frame by frame into labels.tif."""
 from pipeline.config import segmentation_channel
 from pipeline.io import MovieMetadata, open_movie, read_json
-from pipeline.segment import segment_movie
+from pipeline.segment_stack import segment_movie
 from pipeline.step import run_step
 
 
