@@ -141,7 +141,46 @@ def _add_phenotype(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run_phenotype)
 
 
-COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_phenotype]
+def _run_train_classifier(args: argparse.Namespace) -> int:
+    from pipeline.classifier_model import read_reviewed_types, save_model, train_classifier
+
+    tables, reviews = [], []
+    for path in args.cells:
+        cells = _read_any_table(path)
+        if "sample" not in cells.columns:
+            cells = cells.assign(sample=Path(path).parent.name)
+        tables.append(cells)
+        for sample in cells["sample"].astype(str).unique():
+            review = Path(args.reviews) / sample / "cell_types.csv"
+            if review.is_file():
+                reviews.append(read_reviewed_types(review, sample))
+    if not reviews:
+        raise InputError(f"no reviewed cell types found under {args.reviews}/<sample>/cell_types.csv for the "
+                         "samples of the given cells tables; review some cells in napari first")
+    bundle = train_classifier(pd.concat(tables, ignore_index=True), pd.concat(reviews, ignore_index=True),
+                              n_estimators=args.n_estimators, cv_folds=args.cv_folds, seed=args.seed)
+    save_model(bundle, args.output)
+    acc = "n/a" if bundle["cv_accuracy"] is None else f"{bundle['cv_accuracy']:.3f}"
+    print(f"wrote {args.output}: {bundle['n_train']} reviewed cells, classes {bundle['classes']}, "
+          f"{bundle['cv_folds']}-fold cross-validated accuracy {acc}")
+    return 0
+
+
+def _add_train_classifier(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train-classifier", help="train the random-forest cell-type classifier from reviewed types",
+                       description="Joins each cells table to reviews/<sample>/cell_types.csv (frame, label, "
+                                   "cell_type) and trains a random forest; use it with classification.method: "
+                                   "model and model_path.")
+    p.add_argument("cells", nargs="+", help="cells tables (results/<sample>/cells.parquet), several samples")
+    p.add_argument("--reviews", default="reviews", help="folder holding <sample>/cell_types.csv (default: reviews)")
+    p.add_argument("-o", "--output", required=True, help="model file to write (.joblib)")
+    p.add_argument("--n-estimators", type=int, default=200)
+    p.add_argument("--cv-folds", type=int, default=5)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_run_train_classifier)
+
+
+COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [_add_phenotype, _add_train_classifier]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,174 @@
+"""Smooth cell types along tracks: a cell does not flip type frame to frame.
+
+Per track, the types of its frames become piecewise constant: the path of types that agrees with
+the most confidence-weighted per-frame calls (weight = type_score; `unknown` calls weigh
+`unknown_weight` x their score), under these rules (found exactly by dynamic programming):
+- a change of type is allowed only along `transitions` (one-way, e.g. progenitor -> erythroid;
+  `unknown` may become any type, a typed cell never becomes `unknown` again);
+- a change happens only at a frame whose own call is the new type, and every segment (the
+  first one too, unless the track never changes) lasts at least `min_switch_frames` frames;
+- a daughter continues its mother's final type unless its own frames support an allowed change
+  for `min_switch_frames` frames;
+- reviewed cells (type_source "review") keep their type and steer the path.
+The per-frame call is kept in `cell_type_frame`; rows whose type the vote changed get
+type_source "track-vote" and type_score = the weighted share of the segment's frames that agree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipeline.errors import ConfigError, InputError
+
+VOTE_DEFAULTS = {"enabled": True, "min_switch_frames": 3,
+                 "transitions": {"progenitor": ["erythroid", "myeloid", "megakaryocyte"]},
+                 "unknown_weight": 0.5}
+UNKNOWN = "unknown"
+_SWITCH_COST = 1e-6
+_REVIEW_GAIN = 1e6
+
+
+def _settings(cfg: dict | None) -> dict:
+    vote = {**VOTE_DEFAULTS, **((cfg or {}).get("track_vote") or {})}
+    if int(vote["min_switch_frames"]) < 1:
+        raise ConfigError("classification.track_vote.min_switch_frames must be >= 1")
+    return vote
+
+
+class _Chain:
+    """States (type, run length 1..L, 'no change yet' flag) and the allowed moves between them."""
+
+    def __init__(self, types: list[str], transitions: dict[str, list[str]], min_frames: int):
+        self.types, self.L = types, min_frames
+        k, L = len(types), min_frames
+        self.n = k * L * 2
+        s = np.arange(self.n)
+        self.kind, self.run, self.first = s // (2 * L), (s // 2) % L + 1, s % 2 == 1
+        allowed = np.eye(k, dtype=bool)
+        pos = {t: i for i, t in enumerate(types)}
+        for src, dsts in transitions.items():
+            for dst in dsts:
+                if src in pos and dst in pos:
+                    allowed[pos[src], pos[dst]] = True
+        if UNKNOWN in pos:
+            allowed[pos[UNKNOWN], :] = True
+        self.allowed = allowed
+        move = np.full((self.n, self.n), -np.inf)
+        for a in range(self.n):
+            ka, ra, fa = self.kind[a], self.run[a], self.first[a]
+            stay = (self.kind == ka) & (self.first == fa) & (self.run == min(ra + 1, L))
+            move[a, stay] = 0.0
+            if ra == L:
+                switch = (self.kind != ka) & allowed[ka, self.kind] & (self.run == 1) & ~self.first
+                move[a, switch] = -_SWITCH_COST
+        self.move = move
+        self.can_end = (self.run == L) | self.first
+
+    def start(self, prior: int | None) -> np.ndarray:
+        """Log-score of each state at a track's first frame (before its evidence)."""
+        v = np.full(self.n, -np.inf)
+        if prior is None:
+            v[(self.run == 1) & self.first] = 0.0
+        else:
+            v[(self.kind == prior) & (self.run == self.L) & ~self.first] = 0.0
+            v[(self.kind != prior) & self.allowed[prior, self.kind] & (self.run == 1) & ~self.first] = -_SWITCH_COST
+        return v
+
+    def best_path(self, gain: np.ndarray, prior: int | None) -> np.ndarray:
+        """Type index per frame maximising the summed gain; gain is (frames, types)."""
+        n_frames = gain.shape[0]
+        back = np.zeros((n_frames, self.n), dtype=np.int64)
+        entering = (self.run == 1) & ~self.first  # states reached by a change of type
+        closed = np.where(entering & (gain[:, self.kind] <= 0), -np.inf, 0.0)  # (frames, states)
+        score = self.start(prior) + closed[0] + gain[0, self.kind]
+        for t in range(1, n_frames):
+            cand = score[:, None] + self.move + closed[t][None, :]
+            back[t] = np.argmax(cand, axis=0)
+            score = cand[back[t], np.arange(self.n)] + gain[t, self.kind]
+        state = int(np.argmax(np.where(self.can_end, score, -np.inf)))
+        path = np.empty(n_frames, dtype=np.int64)
+        for t in range(n_frames - 1, -1, -1):
+            path[t] = self.kind[state]
+            state = back[t, state]
+        return path
+
+
+def _track_order(parents: dict[int, int]) -> list[int]:
+    """Track ids with every mother before its daughters."""
+    order, done = [], set()
+    for tid in sorted(parents):
+        chain = []
+        while tid not in done and tid in parents:
+            chain.append(tid)
+            done.add(tid)
+            tid = parents[tid]
+        order.extend(reversed(chain))
+    return order
+
+
+def vote_along_tracks(tracks: pd.DataFrame, cfg: dict | None = None) -> pd.DataFrame:
+    """Smooth `cell_type` along tracks (see the module docstring); keeps `cell_type_frame`.
+
+    `tracks`: cells with track_id, frame, cell_type, [type_score, type_source, parent_track_id];
+    cfg: the config's classification section (its `track_vote` part). Returns a new table.
+    """
+    need = {"track_id", "frame", "cell_type"}
+    if not need <= set(tracks.columns):
+        raise InputError(f"track vote needs columns {sorted(need)}; the tracks table has {list(tracks.columns)}")
+    vote = _settings(cfg)
+    out = tracks.copy()
+    if "cell_type_frame" not in out.columns:
+        out["cell_type_frame"] = out["cell_type"]
+    if "type_source" not in out.columns:
+        out["type_source"] = "rule"
+    if "type_score" not in out.columns:
+        out["type_score"] = 1.0
+    if not vote["enabled"] or out.empty:
+        return out
+    per_frame = out["cell_type_frame"].astype(str).to_numpy()
+    reviewed = (out["type_source"] == "review").to_numpy()
+    per_frame = np.where(reviewed, out["cell_type"].astype(str).to_numpy(), per_frame)
+    trans = {str(k): [str(v) for v in vs] for k, vs in vote["transitions"].items()}
+    types = sorted(set(per_frame) | set(trans) | {v for vs in trans.values() for v in vs} | {UNKNOWN})
+    chain = _Chain(types, trans, int(vote["min_switch_frames"]))
+    index_of = {t: i for i, t in enumerate(types)}
+    obs = np.array([index_of[t] for t in per_frame])
+    score = np.nan_to_num(out["type_score"].to_numpy(dtype=float), nan=0.0).clip(0, 1)
+    weight = 0.05 + 0.95 * score  # a call counts even when its margin is small
+    weight = np.where(per_frame == UNKNOWN, float(vote["unknown_weight"]) * weight, weight)
+    gain = np.zeros((len(out), len(types)))
+    gain[np.arange(len(out)), obs] = np.where(reviewed, _REVIEW_GAIN, weight)
+    parent_col = out["parent_track_id"] if "parent_track_id" in out.columns else pd.Series(0, index=out.index)
+    pos = np.arange(len(out))
+    frames = out["frame"].to_numpy()
+    rows_of = {int(t): p for t, p in pd.Series(pos).groupby(out["track_id"].to_numpy()).groups.items()}
+    parents = {int(t): int(p) for t, p in zip(out["track_id"], parent_col.fillna(0))}
+    voted = obs.copy()
+    last_type: dict[int, int] = {}
+    for tid in _track_order(parents):
+        rows = np.asarray(rows_of[tid])
+        rows = rows[np.argsort(frames[rows], kind="stable")]
+        mother = last_type.get(parents[tid])
+        prior = None if mother is None or types[mother] == UNKNOWN else mother
+        path = chain.best_path(gain[rows], prior)
+        voted[rows] = path
+        last_type[tid] = int(path[-1])
+        _segment_scores(rows, path, obs, weight, score)
+    changed = (voted != obs) & ~reviewed
+    out["cell_type"] = np.where(reviewed, out["cell_type"].astype(str), np.array(types, dtype=object)[voted])
+    out.loc[changed, "type_source"] = "track-vote"
+    out.loc[changed, "type_score"] = score[changed]
+    return out
+
+
+def _segment_scores(rows: np.ndarray, path: np.ndarray, obs: np.ndarray, weight: np.ndarray,
+                    score: np.ndarray) -> None:
+    """Write into `score` (at rows whose call the vote changes) the weighted agreement of the
+    segment that row belongs to."""
+    starts = np.r_[0, np.nonzero(np.diff(path))[0] + 1, len(path)]
+    for a, b in zip(starts[:-1], starts[1:]):
+        seg = rows[a:b]
+        agree = obs[seg] == path[a]
+        share = weight[seg][agree].sum() / max(weight[seg].sum(), 1e-12)
+        score[seg[~agree]] = share

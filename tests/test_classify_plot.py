@@ -1,0 +1,30 @@
+"""The marker-threshold figure."""
+
+import matplotlib
+
+from pipeline.classify import classify_cells
+from pipeline.plot_markers import plot_marker_thresholds
+
+from test_classify import CHANNELS, SIMPLE, make_cells
+
+
+def test_one_panel_per_marker_with_each_samples_cutoff(tmp_path):
+    cells, _ = make_cells(n=200, samples=("s1", "s2"), brightness=(1.0, 2.0))
+    typed, th = classify_cells(cells, SIMPLE, channel_names=CHANNELS)
+    fig = plot_marker_thresholds(typed, th)
+    assert matplotlib.get_backend().lower() == "agg"
+    panels = [ax for ax in fig.axes if ax.get_title()]
+    assert sorted(ax.get_title() for ax in panels) == sorted(th["feature"].unique())
+    ax = next(a for a in panels if a.get_title() == "CD34")
+    lines = sorted(line.get_xdata()[0] for line in ax.lines)
+    expected = sorted(th[th.feature == "CD34"]["threshold"])
+    assert lines == expected and ax.get_xscale() == "log"
+    fig.savefig(tmp_path / "f.png")
+    assert (tmp_path / "f.png").stat().st_size > 1000
+
+
+def test_empty_thresholds_still_make_a_figure():
+    cells, _ = make_cells(n=20)
+    _, th = classify_cells(cells, {"classes": []}, channel_names=CHANNELS)
+    fig = plot_marker_thresholds(cells, th)
+    assert len(fig.axes) == 1
