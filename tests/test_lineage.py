@@ -1,0 +1,137 @@
+"""Lineage statistics on a hand-made tree, and on the synthetic organoid against its truth."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.errors import InputError
+from pipeline.lineage import (cell_cycles, count_types, count_types_per_lineage, fate_map,
+                              lineage_table, production_rates, track_summary)
+
+CLASSES = ["progenitor", "erythroid", "myeloid"]
+
+
+def hand_made_tree() -> pd.DataFrame:
+    """Founder 1 (frames 0-2) divides into 2 (3-5) and 3 (3-4); 3 is lost one frame and seen
+    again as 4 (6-7, CTC gap continuation); 2 divides into 5 and 6 (6-7). Founder 7 sits
+    through frames 0-7. Time step 0.5 h."""
+    rows = []
+
+    def add(tid, parent, frames, types):
+        for f, ty in zip(frames, types):
+            rows.append({"sample": "s1", "frame": f, "time_h": f * 0.5, "label": len(rows) + 1,
+                         "track_id": tid, "parent_track_id": parent, "cell_type": ty})
+
+    add(1, 0, [0, 1, 2], ["progenitor"] * 3)
+    add(2, 1, [3, 4, 5], ["progenitor"] * 3)
+    add(3, 1, [3, 4], ["progenitor", "erythroid"])
+    add(4, 3, [6, 7], ["erythroid"] * 2)
+    add(5, 2, [6, 7], ["myeloid"] * 2)
+    add(6, 2, [6, 7], ["progenitor", "myeloid"])
+    add(7, 0, range(8), ["progenitor"] * 8)
+    return pd.DataFrame(rows)
+
+
+def test_track_summary_generations_and_gap_continuation():
+    s = track_summary(hand_made_tree()).set_index("track_id")
+    assert s["lineage_id"].tolist() == [1, 1, 1, 1, 1, 1, 2]
+    assert s["generation"].tolist() == [0, 1, 1, 1, 2, 2, 0]   # the gap does not add a generation
+    assert s["divides"].tolist() == [True, True, False, False, False, False, False]
+    assert s["born"].tolist() == [False, True, True, False, True, True, False]
+    assert s.loc[4, "cell_id"] == 3                            # track 4 is cell 3 seen again
+
+
+def test_lineage_table_on_hand_made_tree():
+    lt = lineage_table(hand_made_tree(), CLASSES).set_index("lineage_id")
+    one = lt.loc[1]
+    assert (one["founder_track_id"], one["n_tracks"], one["n_divisions"], one["max_generation"]) == (1, 6, 2, 2)
+    assert one["mean_cycle_h"] == pytest.approx(1.5)           # cell 2: frames 3-5
+    assert one["hours"] == pytest.approx(4.0)
+    assert one["divisions_per_h"] == pytest.approx(0.5)
+    assert one["births_per_h"] == pytest.approx(1.0)           # 4 daughters in 4 h
+    assert one["divisions_per_cell_h"] == pytest.approx(2 / 7)  # 14 cell-frames of 0.5 h
+    assert (one["n_final"], one["final_progenitor"], one["final_erythroid"], one["final_myeloid"]) == (3, 0, 1, 2)
+    two = lt.loc[2]
+    assert (two["n_divisions"], two["n_final"], two["final_progenitor"]) == (0, 1, 1)
+    assert np.isnan(two["mean_cycle_h"])
+    cycles = cell_cycles(hand_made_tree())
+    assert cycles[["cell_id", "begin", "end", "cycle_frames"]].values.tolist() == [[2, 3, 5, 3]]
+
+
+def test_fate_map_and_production_rates_on_hand_made_tree():
+    fm = fate_map(hand_made_tree(), CLASSES).set_index("lineage_id")
+    assert fm.loc[1, ["frac_progenitor", "frac_erythroid", "frac_myeloid", "frac_unknown"]].tolist() == \
+        pytest.approx([0, 1 / 3, 2 / 3, 0])
+    assert fm.loc[2, "frac_progenitor"] == 1.0
+    pr = production_rates(hand_made_tree(), CLASSES).set_index("cell_type")
+    # births: 2, 3, 6 progenitor and 5 myeloid; differentiations: 3 -> erythroid, 6 -> myeloid
+    assert pr["births"].to_dict() == {"progenitor": 3, "erythroid": 0, "myeloid": 1, "unknown": 0}
+    assert pr["differentiations"].to_dict() == {"progenitor": 0, "erythroid": 1, "myeloid": 1, "unknown": 0}
+    assert pr.loc["myeloid", "rate_per_h"] == pytest.approx(2 / 3.5)
+    per = production_rates(hand_made_tree(), CLASSES, per_lineage=True)
+    assert per.groupby("cell_type")["new_cells"].sum().to_dict() == pr["new_cells"].to_dict()
+    assert len(per) == 2 * 4
+
+
+def test_counts_include_every_class_and_zeros():
+    counts = count_types(hand_made_tree(), CLASSES)
+    assert list(counts.columns) == ["sample", "frame", "time_h", "cell_type", "n"]
+    assert len(counts) == 8 * 4
+    assert counts.groupby("frame")["n"].sum().tolist() == [2, 2, 2, 3, 3, 2, 4, 4]
+    last = counts[counts.frame == 7].set_index("cell_type")["n"].to_dict()
+    assert last == {"progenitor": 1, "erythroid": 1, "myeloid": 2, "unknown": 0}
+    per = count_types_per_lineage(hand_made_tree(), CLASSES)
+    assert list(per.columns) == ["sample", "lineage_id", "frame", "time_h", "cell_type", "n"]
+    assert per["n"].sum() == counts["n"].sum()
+    summed = per.groupby(["frame", "cell_type"])["n"].sum()
+    assert summed.reindex(counts.set_index(["frame", "cell_type"]).index).tolist() == counts["n"].tolist()
+    # two samples are counted separately
+    two = pd.concat([hand_made_tree(), hand_made_tree().assign(sample="s2")])
+    assert count_types(two, CLASSES).groupby("sample")["n"].sum().tolist() == [counts["n"].sum()] * 2
+    with pytest.raises(InputError, match="cell_type"):
+        count_types(hand_made_tree().drop(columns="cell_type"), CLASSES)
+
+
+def test_synthetic_organoid_fate_map_and_production_match_truth():
+    """Track the synthetic organoid's cells (measured from its label images, true types) and
+    compare the lineage numbers with those of its true tracks: within 10 %."""
+    from pipeline.measure import measure_frame
+    from pipeline.synthetic import OrganoidParams, simulate_organoid
+    from pipeline.track import track_cells
+
+    sim = simulate_organoid(OrganoidParams(n_frames=30), seed=1)
+    cells = pd.concat([measure_frame(sim.labels[t], sim.movie[t], channel_names=sim.channel_names, frame=t,
+                                     time_h=t * sim.time_step_h, pixel_size_um=sim.pixel_size_um)
+                       for t in range(sim.labels.shape[0])], ignore_index=True)
+    cells = cells.merge(sim.cell_types, on=["frame", "label"])
+    # the tracker must not see the true identities: relabel objects 1..n per frame at random
+    rng = np.random.default_rng(0)
+    cells["label"] = cells.groupby("frame")["label"].transform(lambda s: rng.permutation(len(s)) + 1)
+    ours = track_cells(cells, {}, pixel_size_um=sim.pixel_size_um, time_step_h=sim.time_step_h)
+    truth_cells = pd.concat([measure_frame(sim.labels[t], sim.movie[t], channel_names=sim.channel_names,
+                                           frame=t, time_h=t * sim.time_step_h)[["frame", "time_h", "label", "y", "x"]]
+                             for t in range(sim.labels.shape[0])], ignore_index=True)
+    truth = truth_cells.merge(sim.cell_types, on=["frame", "label"])
+    truth["track_id"] = truth["label"]
+    truth["parent_track_id"] = truth["label"].map(sim.tracks.set_index("label")["parent"])
+    classes = ["progenitor", "erythroid", "myeloid", "megakaryocyte"]
+
+    assert track_summary(ours)["divides"].sum() == track_summary(truth)["divides"].sum() > 10
+    rate_ours = production_rates(ours, classes).set_index("cell_type")["rate_per_h"]
+    rate_true = production_rates(truth, classes).set_index("cell_type")["rate_per_h"]
+    assert rate_true[classes].gt(0).all()
+    assert np.allclose(rate_ours[classes], rate_true[classes], rtol=0.10)
+    # fate map per founder progenitor: founders matched by their first position
+    def fates(tracks):
+        fm = fate_map(tracks, classes, founder_types=["progenitor"])
+        first = tracks.sort_values("frame").groupby("track_id")[["frame", "y", "x"]].first().round(1)
+        key = first.loc[fm["founder_track_id"]].apply(tuple, axis=1).to_numpy()
+        return fm.set_index(pd.Index(key, name="founder"))[["n_final"] + [f"frac_{c}" for c in classes]]
+
+    fate_ours, fate_true = fates(ours), fates(truth)
+    assert len(fate_true) >= 5 and sorted(fate_ours.index) == sorted(fate_true.index)
+    both = fate_ours.join(fate_true, lsuffix="_ours", rsuffix="_true")
+    assert (both["n_final_ours"] == both["n_final_true"]).all()
+    for c in classes:
+        diff = (both[f"frac_{c}_ours"] - both[f"frac_{c}_true"]).abs().fillna(0)
+        assert (diff <= 0.10).all(), c
