@@ -23,7 +23,9 @@ little chromatin texture), blurred by a Gaussian PSF, on an uneven background (l
 a broad blob), then Poisson shot noise and Gaussian read noise, as uint16. By default cells are
 kept fully inside the field (centres are confined); with `cells_leave_field` they may walk out:
 their masks are clipped at the border and their track ends at the last frame their centre is
-inside the field.
+inside the field. In an overcrowded field a nucleus can be covered entirely by its neighbours;
+it then leaves the simulation (its track ends at its last visible frame), so the ground truth
+stays consistent.
 
 Everything is drawn from `np.random.default_rng(seed)`: the same parameters and seed give
 identical arrays.
@@ -44,6 +46,7 @@ import numpy as np
 import pandas as pd
 import tifffile
 from scipy import ndimage
+from scipy.spatial import cKDTree
 
 from pipeline.errors import ConfigError
 from pipeline.io import atomic_write
@@ -265,16 +268,18 @@ class _Simulator:
         p = self.p
         pos = np.array([c.pos for c in cells])
         reach = np.array([self.semi_axes(c)[0] for c in cells])
-        need = reach[:, None] + reach[None, :] + p.min_gap_px
+        cutoff = 2 * reach.max() + p.min_gap_px
         for _ in range(n_iter):
-            diff = pos[:, None, :] - pos[None, :, :]
-            dist = np.hypot(diff[..., 0], diff[..., 1])
-            np.fill_diagonal(dist, np.inf)
-            overlap = np.clip(need - dist, 0, None)
+            pairs = cKDTree(pos).query_pairs(cutoff, output_type="ndarray")
+            i, j = pairs[:, 0], pairs[:, 1]
+            diff = pos[i] - pos[j]
+            dist = np.hypot(diff[:, 0], diff[:, 1])
+            overlap = np.clip(reach[i] + reach[j] + p.min_gap_px - dist, 0, None)
             if not overlap.any():
                 break
-            unit = diff / np.maximum(dist, 1e-6)[..., None]
-            pos += 0.5 * (overlap[..., None] * unit).sum(axis=1)
+            push = 0.5 * overlap[:, None] * diff / np.maximum(dist, 1e-6)[:, None]
+            np.add.at(pos, i, push)
+            np.add.at(pos, j, -push)
             if not p.cells_leave_field:
                 pos = self.confine(pos, reach)
         if not p.cells_leave_field:
@@ -408,11 +413,13 @@ def simulate_organoid(params: OrganoidParams | None = None, seed: int | None = N
                          c.fate or "progenitor", *(lv[m] for m in _MARKERS)))
         labels[t] = _rasterise(sim, cells, p.size)
         movie[t] = _render(p, labels[t], values, bg, rng)
+        visible = set(np.unique(labels[t]).tolist())
+        cells = [c for c in cells if c.label in visible]  # fully covered by neighbours: gone
     truth = pd.DataFrame(rows, columns=["frame", "label", "y", "x", "radius_px", "cell_type", "fate",
                                         *(f"level_{m}" for m in _MARKERS)])
     truth = truth.astype({"frame": "int64", "label": "int64"})
     present = _present_labels(labels)
-    truth = truth.merge(present, on=["frame", "label"])  # drop cells with no visible pixel
+    truth = truth.merge(present, on=["frame", "label"])  # drop rows of cells with no pixel
     tracks = _tracks_from_truth(truth, sim.tracks)
     return SyntheticMovie(
         movie=movie, labels=labels, tracks=tracks,

@@ -158,6 +158,15 @@ def test_cells_leaving_the_field_end_their_tracks():
         assert set(np.unique(frame)) - {0} == set(sim.tracks.query("begin <= @t and end >= @t")["label"])
 
 
+def test_overcrowded_field_keeps_ground_truth_consistent():
+    params = OrganoidParams(seed=1, n_frames=10, size=(64, 64), n_founders=60, min_gap_px=0.0,
+                            cycle_time_h=2.0)
+    sim = simulate_organoid(params)
+    for t, frame in enumerate(sim.labels):
+        assert set(np.unique(frame)) - {0} == set(sim.tracks.query("begin <= @t and end >= @t")["label"])
+    assert len(sim.tracks) > 60
+
+
 def test_from_dict_names_unknown_key_and_bad_value():
     with pytest.raises(ConfigError, match=r"demo\.control.*'sizee'"):
         OrganoidParams.from_dict({"sizee": 3}, where="demo.control")
