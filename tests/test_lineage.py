@@ -135,3 +135,23 @@ def test_synthetic_organoid_fate_map_and_production_match_truth():
     for c in classes:
         diff = (both[f"frac_{c}_ours"] - both[f"frac_{c}_true"]).abs().fillna(0)
         assert (diff <= 0.10).all(), c
+
+
+def test_plots_return_figures_with_one_artist_per_type_and_lineage():
+    from matplotlib.collections import PolyCollection
+    from matplotlib.figure import Figure
+
+    from pipeline.plot_lineage import plot_counts_over_time, plot_lineage_trees, plot_production_rates
+
+    tree = hand_made_tree()
+    fig = plot_counts_over_time(count_types(tree, CLASSES), CLASSES)
+    assert isinstance(fig, Figure)
+    assert sum(isinstance(c, PolyCollection) for c in fig.axes[0].collections) == 4
+    fig = plot_lineage_trees(tree, CLASSES)
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == ["L1", "L2"]
+    assert len(fig.axes[0].collections) == 7                      # one scatter per track
+    rates = [production_rates(tree, CLASSES).assign(condition=c) for c in ("control", "epo")]
+    fig = plot_production_rates(rates, CLASSES)
+    assert len(fig.axes[0].patches) == 2 * 4
+    heights = sorted(p.get_height() for p in fig.axes[0].patches)
+    assert heights[-1] == pytest.approx(3 / 3.5)
