@@ -36,8 +36,8 @@ def measure_columns(channel_names: Sequence[str], ndim: int = 2) -> dict[str, st
 
 
 def _moments(labels: np.ndarray):
-    """Per-object ids, pixel index into ids, area, centroid (n, d) and population covariance
-    (n, d, d) of the pixel coordinates, from one pass of bincounts over the foreground."""
+    """Foreground mask, per-object ids, pixel index into ids, area, centroid (n, d) and population
+    covariance (n, d, d) of the pixel coordinates, from bincounts over the foreground."""
     fg = labels > 0
     ids, inverse = np.unique(labels[fg], return_inverse=True)
     n, d = ids.size, labels.ndim
@@ -49,7 +49,7 @@ def _moments(labels: np.ndarray):
     for i in range(d):
         for j in range(i, d):
             cov[:, i, j] = cov[:, j, i] = np.bincount(inverse, centred[i] * centred[j], n) / area
-    return ids, inverse, area, centroid, cov
+    return fg, ids, inverse, area, centroid, cov
 
 
 def _solidity(labels: np.ndarray, ids: np.ndarray) -> np.ndarray:
@@ -110,7 +110,7 @@ def measure_frame(
     if not labels.any():
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
 
-    ids, inverse, area_px, centroid, cov = _moments(labels)
+    fg, ids, inverse, area_px, centroid, cov = _moments(labels)
     n = ids.size
     evals = np.linalg.eigvalsh(cov)[:, ::-1].clip(min=0)  # descending, per object
     px_area = np.nan if pixel_size_um is None else float(pixel_size_um) ** 2
@@ -135,7 +135,7 @@ def measure_frame(
         out["major_axis_px"] = np.sqrt(20.0 * evals[:, 0])
     out["solidity"] = _solidity(labels, ids)
     for c, name in enumerate(channel_names):
-        sums = np.bincount(inverse, weights=image[c][labels > 0], minlength=n)
+        sums = np.bincount(inverse, weights=image[c][fg], minlength=n)
         out[f"mean_{name}"] = sums / area_px
     df = pd.DataFrame(out)
     return df[list(columns)].astype(columns)

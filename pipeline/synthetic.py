@@ -496,10 +496,16 @@ def write_synthetic(sim: SyntheticMovie, movie_path: str | os.PathLike, gt_dir: 
     }
     _write_tiff(movie_path, sim.movie, ome=True, photometric="minisblack", metadata=metadata)
     width = max(3, len(str(sim.labels.shape[0] - 1)))
+    written = set()
     for t, frame in enumerate(sim.labels):
         mask = frame.astype(np.uint16)
-        _write_tiff(gt_dir / "TRA" / f"man_track{t:0{width}d}.tif", mask)
-        _write_tiff(gt_dir / "SEG" / f"man_seg{t:0{width}d}.tif", mask)
+        for path in (gt_dir / "TRA" / f"man_track{t:0{width}d}.tif",
+                     gt_dir / "SEG" / f"man_seg{t:0{width}d}.tif"):
+            _write_tiff(path, mask)
+            written.add(path)
+    for stale in [*(gt_dir / "TRA").glob("man_track*.tif"), *(gt_dir / "SEG").glob("man_seg*.tif")]:
+        if stale not in written:  # masks of an earlier, longer simulation would break CTC tools
+            stale.unlink()
     _write_csv(gt_dir / "TRA" / "man_track.txt", sim.tracks[["label", "begin", "end", "parent"]],
                sep=" ", header=False)
     _write_csv(gt_dir / "cell_types.csv", sim.cell_types)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from pathlib import Path
 
@@ -214,6 +215,14 @@ def test_ground_truth_files(sim, written):
     assert counts["n"].sum() == len(sim.cell_types)
     leftovers = [p.name for p in written.rglob(".*")]
     assert leftovers == []  # atomic writes leave no temporary files
+
+
+def test_rewriting_shorter_movie_removes_stale_masks(sim, tmp_path):
+    write_synthetic(sim, tmp_path / "movie.ome.tif", tmp_path / "GT")
+    short = simulate_organoid(dataclasses.replace(SMALL, n_frames=4))
+    write_synthetic(short, tmp_path / "movie.ome.tif", tmp_path / "GT")
+    assert len(list((tmp_path / "GT" / "TRA").glob("man_track*.tif"))) == 4
+    assert len(list((tmp_path / "GT" / "SEG").glob("man_seg*.tif"))) == 4
 
 
 def test_ctc_metrics_accept_ground_truth(written, tmp_path):
