@@ -8,6 +8,7 @@ rule classify:
         cells=f"{RESULTS}/{{sample}}/cells_typed.parquet",
         thresholds=f"{RESULTS}/{{sample}}/thresholds.csv",
     params:
+        review_dir=lambda wc: f"{REVIEWS}/{wc.sample}",
         classification=config["classification"],
     log:
         "logs/classify/{sample}.log",

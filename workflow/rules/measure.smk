@@ -8,6 +8,8 @@ rule measure:
         review_frames=review_file("reviewed_frames.txt"),
     output:
         f"{RESULTS}/{{sample}}/cells.parquet",
+    params:
+        review_dir=lambda wc: f"{REVIEWS}/{wc.sample}",
     log:
         "logs/measure/{sample}.log",
     script:

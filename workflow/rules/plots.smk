@@ -8,6 +8,8 @@ rule plots:
         counts=f"{RESULTS}/{{sample}}/report/counts.png",
         lineage_tree=f"{RESULTS}/{{sample}}/report/lineage_tree.png",
         thresholds=f"{RESULTS}/{{sample}}/report/marker_thresholds.png",
+    params:
+        classes=[c["name"] for c in config["classification"]["classes"]],
     log:
         "logs/plots/{sample}.log",
     script:

@@ -9,6 +9,7 @@ rule track:
         tracks=f"{RESULTS}/{{sample}}/tracks.parquet",
         ctc=directory(f"{RESULTS}/{{sample}}/ctc"),
     params:
+        review_dir=lambda wc: f"{REVIEWS}/{wc.sample}",
         tracking=config["tracking"],
         classification=config["classification"],
     log:

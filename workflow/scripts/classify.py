@@ -10,7 +10,7 @@ def main(smk):
     cells = read_table(smk.input.cells)
     typed, thresholds = classify_cells(cells, smk.params.classification, channel_names=meta.channel_names)
     if smk.input.review_types:
-        typed = apply_type_review(typed, load_review(smk.input.review_types[0].rsplit("/", 1)[0]))
+        typed = apply_type_review(typed, load_review(smk.params.review_dir))
     write_table(typed, smk.output.cells)
     write_table(thresholds, smk.output.thresholds)
 

@@ -8,7 +8,7 @@ from pipeline.step import run_step
 def main(smk):
     tracks = read_table(smk.input.tracks)
     classes = list(smk.params.classes)
-    write_table(lineage_table(tracks), smk.output.lineages)
+    write_table(lineage_table(tracks, classes), smk.output.lineages)
     write_table(count_types(tracks, classes), smk.output.counts)
     write_table(count_types_per_lineage(tracks, classes), smk.output.lineage_counts)
     write_table(fate_map(tracks, classes), smk.output.fate_map)

@@ -3,7 +3,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from pipeline.io import read_table, save_figure  # noqa: E402
+from pipeline.figures import save_figure  # noqa: E402
+from pipeline.io import read_table  # noqa: E402
 from pipeline.plot_lineage import plot_counts_over_time, plot_lineage_trees  # noqa: E402
 from pipeline.plot_markers import plot_marker_thresholds  # noqa: E402
 from pipeline.step import run_step  # noqa: E402
@@ -11,8 +12,9 @@ from pipeline.step import run_step  # noqa: E402
 
 def main(smk):
     tracks = read_table(smk.input.tracks)
-    save_figure(plot_counts_over_time(read_table(smk.input.counts)), smk.output.counts)
-    save_figure(plot_lineage_trees(tracks), smk.output.lineage_tree)
+    classes = list(smk.params.classes)
+    save_figure(plot_counts_over_time(read_table(smk.input.counts), classes), smk.output.counts)
+    save_figure(plot_lineage_trees(tracks, classes), smk.output.lineage_tree)
     save_figure(plot_marker_thresholds(tracks, read_table(smk.input.thresholds)), smk.output.thresholds)
 
 

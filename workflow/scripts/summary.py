@@ -3,7 +3,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from pipeline.io import read_table, save_figure, write_table  # noqa: E402
+from pipeline.figures import save_figure  # noqa: E402
+from pipeline.io import read_table, write_table  # noqa: E402
 from pipeline.step import run_step  # noqa: E402
 from pipeline.summary import combine_counts, plot_counts_by_condition  # noqa: E402
 

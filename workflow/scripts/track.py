@@ -12,7 +12,7 @@ def main(smk):
     tracks = track_cells(cells, smk.params.tracking, pixel_size_um=meta.pixel_size_um,
                          time_step_h=meta.time_step_h)
     if smk.input.review_tracks:
-        tracks = apply_track_review(tracks, load_review(smk.input.review_tracks[0].rsplit("/", 1)[0]))
+        tracks = apply_track_review(tracks, load_review(smk.params.review_dir))
     tracks = vote_along_tracks(tracks, smk.params.classification)
     write_ctc_results(tracks, smk.input.labels, smk.output.ctc)
     write_table(tracks, smk.output.tracks)

@@ -1,0 +1,53 @@
+"""The whole workflow, end to end, on a tiny synthetic organoid with ground truth."""
+
+import json
+
+import pandas as pd
+import pytest
+import tifffile
+
+from pipeline.synthetic import true_counts
+from workflow_helpers import run_snakemake, tiny_demo_row, write_project
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    project = write_project(tmp_path_factory.mktemp("e2e"), [tiny_demo_row()])
+    result = run_snakemake(project)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return project
+
+
+def test_every_step_writes_its_outputs(tiny_run):
+    sample = tiny_run / "results" / "tiny"
+    for name in ["metadata.json", "labels.tif", "cells.parquet", "cells_typed.parquet", "thresholds.csv",
+                 "tracks.parquet", "ctc/res_track.txt", "lineages.parquet", "counts.csv",
+                 "lineage_counts.csv", "fate_map.csv", "production_rates.csv", "evaluation.json",
+                 "report/counts.png", "report/lineage_tree.png", "report/marker_thresholds.png"]:
+        assert (sample / name).is_file(), name
+    assert (tiny_run / "results" / "summary" / "counts.csv").is_file()
+    assert (tiny_run / "results" / "summary" / "counts_by_condition.png").is_file()
+    assert tifffile.imread(sample / "labels.tif").shape == (12, 160, 160)
+
+
+def test_counts_per_type_per_frame_match_the_truth(tiny_run):
+    counts = pd.read_csv(tiny_run / "results" / "tiny" / "counts.csv")
+    gt_types = pd.read_csv(tiny_run / "resources" / "demo" / "tiny" / "GT" / "cell_types.csv")
+    truth = true_counts(gt_types, 0.5)
+    merged = truth.merge(counts, on=["frame", "cell_type"], how="left", suffixes=("_true", "")).fillna({"n": 0})
+    assert len(merged) == 12 * 4
+    # every type in every frame within 10% of the truth (one cell of slack where counts are tiny)
+    slack = (merged["n_true"] * 0.10).clip(lower=1)
+    bad = merged[(merged["n"] - merged["n_true"]).abs() > slack]
+    assert bad.empty, bad.to_string()
+
+
+def test_evaluation_holds_ctc_measures(tiny_run):
+    evaluation = json.loads((tiny_run / "results" / "tiny" / "evaluation.json").read_text())
+    flat = json.dumps(evaluation)
+    for key in ["SEG", "DET", "TRA"]:
+        assert f'"{key}"' in flat, key
+    ctc = evaluation["ctc"] if "ctc" in evaluation else evaluation
+    assert ctc["TRA"] > 0.9 and ctc["SEG"] > 0.7
