@@ -2,7 +2,8 @@
 from pipeline.io import MovieMetadata, read_json, read_table, write_table
 from pipeline.review import apply_track_review, load_review
 from pipeline.step import run_step
-from pipeline.track import track_cells, write_ctc_results
+from pipeline.ctc_export import write_ctc_results
+from pipeline.track import track_cells
 from pipeline.track_vote import vote_along_tracks
 
 
