@@ -157,15 +157,6 @@ def _pair_costs(det: _Detections, i: np.ndarray, j: np.ndarray, d2: np.ndarray, 
     return cost
 
 
-def _neighbours(det: _Detections, t_a: int, t_b: int, radius: float):
-    """Index pairs (global) of detections at frames t_a and t_b closer than `radius`, and d^2."""
-    a0, a1 = det.starts[t_a]
-    b0, b1 = det.starts[t_b]
-    tree_a, tree_b = cKDTree(det.pos[a0:a1]), cKDTree(det.pos[b0:b1])
-    sdm = tree_a.sparse_distance_matrix(tree_b, radius, output_type="ndarray")
-    return sdm["i"] + a0, sdm["j"] + b0, sdm["v"] ** 2
-
-
 def _group_by_frame(idx: np.ndarray, frame: np.ndarray) -> dict[int, np.ndarray]:
     """{frame: detection indices} for the detections `idx` (sorted by frame already)."""
     if len(idx) == 0:
@@ -175,63 +166,47 @@ def _group_by_frame(idx: np.ndarray, frame: np.ndarray) -> dict[int, np.ndarray]
 
 
 # ----------------------------------------------------------------------------- LAP
-def _solve_blocks(blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray, int, int, np.ndarray, np.ndarray]]):
-    """Solve many independent Jaqaman assignment problems in one sparse matching.
+def _solve_lap(rows: np.ndarray, cols: np.ndarray, costs: np.ndarray, n: int, m: int,
+               row_alt: np.ndarray, col_alt: np.ndarray) -> np.ndarray:
+    """Solve one Jaqaman assignment problem as a sparse minimum-weight matching.
 
-    Each block is (rows, cols, costs, n_rows, n_cols, row_alt, col_alt): candidate pairs between
-    n_rows sources and n_cols targets, the cost of leaving each source unassigned (row_alt) and
-    each target unassigned (col_alt). Returns, per block, the assigned target of every source
-    (-1 = none).
+    Candidate pairs (rows[k], cols[k]) between n sources and m targets cost costs[k]; leaving
+    source i unassigned costs row_alt[i], target j col_alt[j]. Returns the assigned target of
+    every source (-1 = none). (One matching per frame pair: LAPJVsp grows faster than linearly
+    with the matrix, so a block-diagonal matrix of all frames is ~15x slower.)
     """
-    rr, cc, vv = [], [], []
-    offset = 0
-    layout = []
-    for rows, cols, costs, n, m, row_alt, col_alt in blocks:
-        size = n + m
-        base = offset
-        layout.append((base, n, m))
-        min_val = min(np.min(row_alt, initial=np.inf), np.min(col_alt, initial=np.inf))
-        # upper left: candidate links; upper right: source ends; lower left: target starts;
-        # lower right: the transposed candidates at the smallest alternative cost.
-        rr += [base + rows, base + np.arange(n), base + n + np.arange(m), base + n + cols]
-        cc += [base + cols, base + m + np.arange(n), base + np.arange(m), base + m + rows]
-        vv += [costs, row_alt, col_alt, np.full(len(rows), min_val)]
-        offset += size
-    if offset == 0:
-        return [np.full(n, -1) for _, n, _ in layout]
-    r = np.concatenate(rr).astype(np.int64)
-    c = np.concatenate(cc).astype(np.int64)
-    v = np.concatenate(vv).astype(np.float64) + EPS
-    matrix = coo_matrix((v, (r, c)), shape=(offset, offset)).tocsr()
+    if n == 0 or m == 0 or len(rows) == 0:
+        return np.full(n, -1)
+    min_val = min(row_alt.min(), col_alt.min())
+    # upper left: candidate links; upper right: sources end; lower left: targets start;
+    # lower right: the transposed candidates at the smallest alternative cost.
+    r = np.concatenate([rows, np.arange(n), n + np.arange(m), n + cols])
+    c = np.concatenate([cols, m + np.arange(n), np.arange(m), m + rows])
+    v = np.concatenate([costs, row_alt, col_alt, np.full(len(rows), min_val)]) + EPS
+    matrix = coo_matrix((v, (r, c)), shape=(n + m, n + m)).tocsr()
     row_ind, col_ind = min_weight_full_bipartite_matching(matrix)
-    assigned = np.empty(offset, dtype=np.int64)
+    assigned = np.empty(n + m, dtype=np.int64)
     assigned[row_ind] = col_ind
-    out = []
-    for base, n, m in layout:
-        a = assigned[base:base + n] - base
-        out.append(np.where(a < m, a, -1))
-    return out
+    return np.where(assigned[:n] < m, assigned[:n], -1)
 
 
 def _link_frames(det: _Detections, p: TrackingParams, blocked_src: np.ndarray,
                  blocked_dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Step 1: frame-to-frame links (global source, target index arrays)."""
-    blocks, meta = [], []
-    frames = sorted(det.starts)
-    for t in frames:
+    src, dst = [], []
+    trees = {t: cKDTree(det.pos[a:b]) for t, (a, b) in det.starts.items()}
+    for t in sorted(det.starts):
         if t + 1 not in det.starts:
             continue
-        i, j, d2 = _neighbours(det, t, t + 1, p.max_distance_px)
+        a0, b0 = det.starts[t][0], det.starts[t + 1][0]
+        sdm = trees[t].sparse_distance_matrix(trees[t + 1], p.max_distance_px, output_type="ndarray")
+        i, j, d2 = sdm["i"] + a0, sdm["j"] + b0, sdm["v"] ** 2
         keep = ~blocked_src[i] & ~blocked_dst[j]
         i, j, d2 = i[keep], j[keep], d2[keep]
         cost = _pair_costs(det, i, j, d2, p.max_distance_px, p)
-        a0, a1 = det.starts[t]
-        b0, b1 = det.starts[t + 1]
-        n, m = a1 - a0, b1 - b0
-        blocks.append((i - a0, j - b0, cost, n, m, np.full(n, p.new_track_cost), np.full(m, p.new_track_cost)))
-        meta.append((a0, b0))
-    src, dst = [], []
-    for (a0, b0), assigned in zip(meta, _solve_blocks(blocks)):
+        n, m = det.starts[t][1] - a0, det.starts[t + 1][1] - b0
+        assigned = _solve_lap(i - a0, j - b0, cost, n, m, np.full(n, p.new_track_cost),
+                              np.full(m, p.new_track_cost))
         ok = np.flatnonzero(assigned >= 0)
         src.append(ok + a0)
         dst.append(assigned[ok] + b0)
@@ -325,7 +300,7 @@ def _close_gaps_and_divisions(det: _Detections, p: TrackingParams, nxt: np.ndarr
     v = np.concatenate(costs)
     row_alt = np.concatenate([np.full(len(ends), p.new_track_cost), np.full(len(mothers), p.no_division_cost)])
     col_alt = np.full(len(starts), p.new_track_cost)
-    (assigned,) = _solve_blocks([(row_pos[r], col_pos[c], v, len(row_nodes), len(starts), row_alt, col_alt)])
+    assigned = _solve_lap(row_pos[r], col_pos[c], v, len(row_nodes), len(starts), row_alt, col_alt)
     src_rows = np.flatnonzero(assigned >= 0)
     src = row_nodes[src_rows]
     dst = starts[assigned[src_rows]]
