@@ -148,8 +148,9 @@ def _validate(p: OrganoidParams) -> None:
         if kind is bool:
             need(isinstance(value, bool), f.name, "true or false")
         elif kind in (int, float):
-            need(isinstance(value, numbers.Real) and not isinstance(value, bool)
-                 and (kind is float or isinstance(value, numbers.Integral)), f.name, f"a number ({kind.__name__})")
+            ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
+            need(ok and (kind is float or isinstance(value, numbers.Integral)), f.name,
+                 "an integer" if kind is int else "a number")
 
     need(p.n_frames >= 1, "n_frames", "an integer >= 1")
     need(len(p.size) == 2 and min(p.size) >= 8 * p.radius_px, "size",
@@ -194,8 +195,6 @@ class SyntheticMovie:
 @dataclass
 class _Cell:
     label: int
-    begin: int
-    parent: int
     pos: np.ndarray  # (y, x)
     age_h: float
     cycle_h: float
@@ -208,30 +207,32 @@ class _Cell:
 
 
 class _Simulator:
-    """Frame-by-frame agent simulation; `run()` returns the per-frame cell states."""
+    """Agent simulation: `founders()` gives the cells of frame 0, `step()` advances one frame."""
 
     def __init__(self, p: OrganoidParams, rng: np.random.Generator):
         self.p, self.rng = p, rng
         self.dt = p.time_step_h
         self.next_label = 1
-        self.tracks: list[list[int]] = []  # [label, begin, end, parent]
+        self.parents: dict[int, int] = {}  # label -> parent label (0 = founder)
         rates = p.differentiation_rate_per_h
         self.rates = np.array([float(rates.get(k, 0.0)) for k in LINEAGES])
 
-    def new_cell(self, frame: int, parent: int, pos, *, age_h=0.0, fate=None, commit_h=math.nan):
+    def new_cell(self, parent: int, pos, *, age_h: float | None = 0.0, fate: str | None = None,
+                 commit_h: float = math.nan) -> _Cell:
+        """A new track; `age_h=None` draws a random cell-cycle phase (founders)."""
         p, rng = self.p, self.rng
         cycle = p.cycle_time_h * (p.differentiated_cycle_factor if fate else 1.0)
         cycle *= max(0.5, 1.0 + p.cycle_time_cv * rng.standard_normal())
         cell = _Cell(
-            label=self.next_label, begin=frame, parent=parent, pos=np.asarray(pos, float),
-            age_h=age_h if age_h >= 0 else rng.uniform(0, cycle), cycle_h=cycle,
+            label=self.next_label, pos=np.asarray(pos, float),
+            age_h=rng.uniform(0, cycle) if age_h is None else age_h, cycle_h=cycle,
             size_factor=float(np.exp(0.06 * rng.standard_normal())),
             aspect=1.0 + p.elongation * rng.random(), angle=rng.uniform(0, np.pi),
             brightness=np.exp(0.15 * rng.standard_normal(len(CHANNEL_NAMES))),
             fate=fate, commit_h=commit_h,
         )
+        self.parents[cell.label] = parent
         self.next_label += 1
-        self.tracks.append([cell.label, frame, frame, parent])
         return cell
 
     def radius(self, c: _Cell) -> float:
@@ -247,16 +248,16 @@ class _Simulator:
         margin = p.radius_px * 1.5
         pos = self.rng.uniform([margin, margin], [p.size[0] - margin, p.size[1] - margin],
                                size=(p.n_founders, 2))
-        cells = [self.new_cell(0, 0, xy, age_h=-1.0) for xy in pos]
+        cells = [self.new_cell(0, xy, age_h=None) for xy in pos]
         self.relax(cells)
         return cells
 
-    def divide(self, frame: int, mother: _Cell) -> list[_Cell]:
+    def divide(self, mother: _Cell) -> list[_Cell]:
         theta = self.rng.uniform(0, np.pi)
         r_daughter = self.p.radius_px * mother.size_factor / math.sqrt(2.0)
         offset = (r_daughter + self.p.min_gap_px / 2 + 0.5) * np.array([np.sin(theta), np.cos(theta)])
         return [
-            self.new_cell(frame, mother.label, mother.pos + sign * offset,
+            self.new_cell(mother.label, mother.pos + sign * offset,
                           fate=mother.fate, commit_h=mother.commit_h)
             for sign in (1.0, -1.0)
         ]
@@ -300,7 +301,7 @@ class _Simulator:
         for c in cells:
             c.age_h += dt
             if c.age_h >= c.cycle_h:
-                nxt.extend(self.divide(frame, c))
+                nxt.extend(self.divide(c))
                 continue
             if c.fate is None and self.rates.sum() > 0:
                 if rng.random() < 1.0 - math.exp(-self.rates.sum() * dt):
@@ -313,8 +314,6 @@ class _Simulator:
         if p.cells_leave_field:
             inside = [bool(np.all((c.pos >= 0) & (c.pos <= np.array(p.size) - 1))) for c in nxt]
             nxt = [c for c, ok in zip(nxt, inside) if ok]
-        for c in nxt:
-            self.tracks[c.label - 1][2] = frame
         return nxt
 
 
@@ -420,7 +419,7 @@ def simulate_organoid(params: OrganoidParams | None = None, seed: int | None = N
     truth = truth.astype({"frame": "int64", "label": "int64"})
     present = _present_labels(labels)
     truth = truth.merge(present, on=["frame", "label"])  # drop rows of cells with no pixel
-    tracks = _tracks_from_truth(truth, sim.tracks)
+    tracks = _tracks_from_truth(truth, sim.parents)
     return SyntheticMovie(
         movie=movie, labels=labels, tracks=tracks,
         cell_types=truth[["frame", "label", "cell_type"]].reset_index(drop=True),
@@ -434,16 +433,15 @@ def _present_labels(labels: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["frame", "label"]).astype("int64")
 
 
-def _tracks_from_truth(truth: pd.DataFrame, raw: list[list[int]]) -> pd.DataFrame:
+def _tracks_from_truth(truth: pd.DataFrame, parents: Mapping[int, int]) -> pd.DataFrame:
     """CTC track table from the frames where each label is visible (every track is contiguous
     because a cell is drawn at every frame of its life)."""
     span = truth.groupby("label")["frame"].agg(["min", "max", "count"])
-    parent = {lab: par for lab, _, _, par in raw}
     tracks = pd.DataFrame({
         "label": span.index.astype("int64"),
         "begin": span["min"].to_numpy(),
         "end": span["max"].to_numpy(),
-        "parent": [parent[lab] if parent[lab] in span.index else 0 for lab in span.index],
+        "parent": [parents[lab] if parents[lab] in span.index else 0 for lab in span.index],
     })
     if not (span["max"] - span["min"] + 1 == span["count"]).all():
         raise AssertionError("synthetic track with a gap; cells must be drawn in every frame")

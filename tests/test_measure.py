@@ -96,7 +96,8 @@ def test_3d_cube():
 @pytest.mark.parametrize("ndim", [2, 3])
 def test_empty_frame_has_columns_and_dtypes(ndim):
     shape = (8, 8) if ndim == 2 else (3, 8, 8)
-    df = measure_frame(np.zeros(shape, np.uint32), np.ones((2,) + shape), channel_names=CH, frame=0, time_h=0.0)
+    labels, image = np.zeros(shape, np.uint32), np.ones((2,) + shape)
+    df = measure_frame(labels, image, channel_names=CH, frame=0, time_h=0.0)
     assert len(df) == 0
     assert df.dtypes.astype(str).to_dict() == measure_columns(CH, ndim)
 
