@@ -4,7 +4,8 @@ from pipeline.synthetic import OrganoidParams, simulate_organoid, write_syntheti
 
 
 def main(smk):
-    params = OrganoidParams.from_dict(dict(smk.params.demo))
+    params = OrganoidParams.from_dict(dict(smk.params.demo),
+                                     where=f"config.yaml demo.{smk.wildcards.name}")
     write_synthetic(simulate_organoid(params), smk.output.movie, smk.output.gt)
 
 
