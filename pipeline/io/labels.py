@@ -51,18 +51,20 @@ class LabelStackWriter:
         while True:
             frame = self._queue.get()
             if frame is _DONE:
+                self._done_seen = True
                 return
             yield from (frame if len(self.shape_zyx) == 3 else [frame])
 
     def _run(self, tmp: Path) -> None:
+        self._done_seen = False
         try:
             tifffile.imwrite(tmp, self._planes(), shape=(self.n_frames, *self.shape_zyx),
                              dtype=np.uint32, compression="zlib", photometric="minisblack",
                              metadata={"axes": "TZYX" if len(self.shape_zyx) == 3 else "TYX"})
-        except BaseException as err:  # handed to the caller in write()/close()
+        except BaseException as err:  # handed to the caller in write() / on leaving the block
             self._error = err
-            while self._queue.get() is not _DONE:  # drain so write() never blocks
-                pass
+            while not self._done_seen:  # drain so that write() never blocks
+                self._done_seen = self._queue.get() is _DONE
 
     def write(self, t: int, labels: np.ndarray) -> None:
         """Append frame `t` (must be the next one); labels must be non-negative integers."""
@@ -86,7 +88,7 @@ class LabelStackWriter:
     def __exit__(self, exc_type, exc, tb) -> None:
         self._queue.put(_DONE)
         self._thread.join()
-        if exc_type is None and self._error is None and self._next_t != self.n_frames:
+        if exc_type is None and self._next_t != self.n_frames:
             self._error = ValueError(f"{self.path}: only {self._next_t} of {self.n_frames} frames were "
                                      "written; the file was not created")
         if exc_type is not None:

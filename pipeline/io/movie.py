@@ -67,7 +67,8 @@ def _tiff_axes_from_file(series: tifffile.TiffPageSeries, tf: tifffile.TiffFile)
     axes = series.axes.upper()
     if "S" in axes and "C" not in axes:
         axes = axes.replace("S", "C")
-    stated = tf.is_ome or tf.is_imagej or tf.is_shaped or axes == "YX"
+    shaped_axes = tf.is_shaped and bool((tf.shaped_metadata or [{}])[0].get("axes"))
+    stated = tf.is_ome or tf.is_imagej or shaped_axes or axes == "YX"
     if stated and set(axes) <= set(_KNOWN) and len(set(axes)) == len(axes):
         return axes
     return None
@@ -89,8 +90,8 @@ def _resolve_shape(shape: tuple[int, ...], axes: str, channel_names: Sequence[st
                 sizes[unknown[0]] = n_planes // known
             if int(np.prod([sizes[a] for a in stack_axes])) == n_planes:
                 return tuple(sizes[a] for a in stack_axes) + tuple(shape[-2:])
-    raise InputError(f"{path}: axes {axes!r} name {len(axes)} dimensions, found data of shape {shape} "
-                     f"({len(shape)} dimensions). Fix: set image.axes in config.yaml to one letter per "
+    raise InputError(f"{path}: expected data with the {len(axes)} dimensions that axes {axes!r} name, "
+                     f"found data of shape {shape} ({len(shape)} dimensions). Fix: set image.axes in config.yaml to one letter per "
                      "dimension, in file order (e.g. 'TYX' for a plain stack of 2D frames).")
 
 
@@ -123,9 +124,9 @@ class _TiffSource:
             self.axes = _validate_axes(axes, path)
             if self.axes[-2:] not in ("YX", "XY"):
                 self.close()
-                raise InputError(f"{path}: axes {self.axes!r} put Y and X on dimensions that are not the "
-                                 f"image planes (data shape {shape}; a TIFF stores planes as its last two "
-                                 "dimensions). Fix: list the axes in file order ending with YX (e.g. 'TCYX').")
+                raise InputError(f"{path}: expected axes ending with Y and X (a TIFF stores image planes "
+                                 f"as its last two dimensions), found {self.axes!r}, which puts Y and X on "
+                                 f"dimensions that are not the image planes (data shape {shape}). Fix: list the axes in file order ending with YX (e.g. 'TCYX').")
         elif len(shape) == 2:
             self.axes = "YX"
         else:
@@ -141,7 +142,7 @@ class _TiffSource:
         n_pages = len(series.pages)
         self.n_grid = next((k for k in range(len(self.shape), -1, -1)
                             if int(np.prod(self.shape[:k])) == n_pages), None)
-        if self.n_grid is None or ("T" in self.axes and self.axes.index("T") >= self.n_grid):
+        if self.n_grid is None:
             self.close()
             raise InputError(f"{path}: expected one TIFF page per plane, found {n_pages} pages for data "
                              f"of shape {self.shape} with axes {self.axes!r}. Fix: save the movie with one "
@@ -158,15 +159,19 @@ class _TiffSource:
         return {}
 
     def read(self, t: int) -> tuple[np.ndarray, str]:
+        """Frame t in the stored axes without T; reads only the pages holding frame t."""
         idx, axes = self.page_index, self.axes
-        if "T" in axes:
+        t_in_grid = "T" in axes and axes.index("T") < self.n_grid
+        if t_in_grid:
             idx = np.take(idx, t, axis=axes.index("T"))
-            axes = axes.replace("T", "")
         try:
             data = self.tf.asarray(key=[int(i) for i in idx.ravel()], series=0)
         except Exception as err:
             raise _tiff_error(self.path, err) from err
-        return data.reshape(idx.shape + self.shape[self.n_grid:]), axes
+        data = data.reshape(idx.shape + self.shape[self.n_grid:])
+        if "T" in axes and not t_in_grid:  # frames share a page (e.g. 3 frames stored as RGB)
+            data = np.take(data, t, axis=axes.index("T"))
+        return data, axes.replace("T", "")
 
     def close(self) -> None:
         if getattr(self, "tf", None) is not None:
@@ -312,8 +317,8 @@ class _BioioSource:
         try:
             from bioio import BioImage
         except ImportError as err:
-            raise InputError(f"{path}: reading {path.suffix} files needs the optional extra 'vendor', "
-                             "found bioio not installed. Fix: pip install 'marrowflow[vendor]' plus the "
+            raise InputError(f"{path}: expected the optional extra 'vendor' (bioio) to read {path.suffix} "
+                             "files, found bioio not installed. Fix: pip install 'marrowflow[vendor]' plus the "
                              "bioio reader for the format (e.g. bioio-nd2, bioio-czi, bioio-lif), or "
                              "convert the file to OME-TIFF (e.g. with bfconvert).") from err
         try:
