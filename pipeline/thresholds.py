@@ -1,9 +1,9 @@
 """Automatic per-feature thresholds (Otsu or a two-component Gaussian mixture) and per-frame
 intensity normalisation against photobleaching.
 
-Thresholds of marker intensities are found on a log scale (``log(x - min + delta)`` with ``delta``
-1% of the 1st-99th percentile range, so any offset or unit works) and reported back in the
-feature's own units.
+Thresholds of marker intensities are found on a log scale (``log(x)``; when some values are <= 0,
+``log(x - min + delta)`` with ``delta`` 1% of the 1st-99th percentile range) and reported back in
+the feature's own units.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ THRESHOLD_COLUMNS = ["sample", "feature", "threshold", "method", "n_cells"]
 
 def _log_transform(values: np.ndarray) -> tuple[np.ndarray, float, float]:
     """Return (log values, shift, delta) with log values = log(values - shift + delta)."""
+    if values.min() > 0:
+        return np.log(values), 0.0, 0.0
     lo, hi = np.percentile(values, [1, 99])
     shift = float(values.min())
     delta = max(0.01 * float(hi - lo), 1e-12)

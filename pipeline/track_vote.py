@@ -8,7 +8,10 @@ the most confidence-weighted per-frame calls (weight = type_score; `unknown` cal
 - a change happens only at a frame whose own call is the new type, and every segment (the
   first one too, unless the track never changes) lasts at least `min_switch_frames` frames;
 - a daughter continues its mother's final type unless its own frames support an allowed change
-  for `min_switch_frames` frames;
+  for `min_switch_frames` frames; a mother's last frames may change type when her daughters'
+  first frames (averaged over the daughters) complete the support;
+- at the end of the movie (`keep_end_switch`), where no later frame can support a change, a
+  change that every remaining frame of the track shows is kept even if shorter;
 - reviewed cells (type_source "review") keep their type and steer the path.
 The per-frame call is kept in `cell_type_frame`; rows whose type the vote changed get
 type_source "track-vote" and type_score = the weighted share of the segment's frames that agree.
@@ -23,7 +26,7 @@ from pipeline.errors import ConfigError, InputError
 
 VOTE_DEFAULTS = {"enabled": True, "min_switch_frames": 3,
                  "transitions": {"progenitor": ["erythroid", "myeloid", "megakaryocyte"]},
-                 "unknown_weight": 0.5}
+                 "unknown_weight": 0.5, "keep_end_switch": True}
 UNKNOWN = "unknown"
 _SWITCH_COST = 1e-6
 _REVIEW_GAIN = 1e6
@@ -145,13 +148,20 @@ def vote_along_tracks(tracks: pd.DataFrame, cfg: dict | None = None) -> pd.DataF
     rows_of = {int(t): p for t, p in pd.Series(pos).groupby(out["track_id"].to_numpy()).groups.items()}
     parents = {int(t): int(p) for t, p in zip(out["track_id"], parent_col.fillna(0))}
     voted = obs.copy()
+    last_frame = frames.max()
     last_type: dict[int, int] = {}
+    ordered_rows = {tid: np.asarray(r)[np.argsort(frames[np.asarray(r)], kind="stable")] for tid, r in rows_of.items()}
+    children: dict[int, list[int]] = {}
+    for tid, parent in parents.items():
+        children.setdefault(parent, []).append(tid)
     for tid in _track_order(parents):
-        rows = np.asarray(rows_of[tid])
-        rows = rows[np.argsort(frames[rows], kind="stable")]
+        rows = ordered_rows[tid]
         mother = last_type.get(parents[tid])
         prior = None if mother is None or types[mother] == UNKNOWN else mother
-        path = chain.best_path(gain[rows], prior)
+        ahead = _lookahead([ordered_rows[c] for c in children.get(tid, [])], gain, chain.L - 1)
+        path = chain.best_path(np.vstack([gain[rows], ahead]), prior)[:len(rows)]
+        if vote["keep_end_switch"] and frames[rows[-1]] == last_frame and tid not in children:
+            path = _end_switch(path, obs[rows], chain)
         voted[rows] = path
         last_type[tid] = int(path[-1])
         _segment_scores(rows, path, obs, weight, score)
@@ -160,6 +170,34 @@ def vote_along_tracks(tracks: pd.DataFrame, cfg: dict | None = None) -> pd.DataF
     out.loc[changed, "type_source"] = "track-vote"
     out.loc[changed, "type_score"] = score[changed]
     return out
+
+
+def _end_switch(path: np.ndarray, calls: np.ndarray, chain: _Chain) -> np.ndarray:
+    """Let the track end on the type its last frames all show when that run is shorter than a
+    full switch and the change from the voted type before it is allowed."""
+    run = 1
+    while run < len(calls) and calls[-run - 1] == calls[-1]:
+        run += 1
+    new = calls[-1]
+    if run >= chain.L or run == len(calls) or path[-1] == new:
+        return path
+    before = path[-run - 1]
+    if not chain.allowed[before, new] or (path[-run:] != before).any():
+        return path
+    out = path.copy()
+    out[-run:] = new
+    return out
+
+
+def _lookahead(daughters: list[np.ndarray], gain: np.ndarray, n: int) -> np.ndarray:
+    """Mean gain over the daughters of their first `n` frames (fewer where they are shorter)."""
+    steps = []
+    for k in range(n):
+        rows = [d[k] for d in daughters if len(d) > k]
+        if not rows:
+            break
+        steps.append(gain[rows].mean(axis=0))
+    return np.array(steps).reshape(len(steps), gain.shape[1])
 
 
 def _segment_scores(rows: np.ndarray, path: np.ndarray, obs: np.ndarray, weight: np.ndarray,

@@ -28,15 +28,23 @@ def test_flips_removed_sustained_switch_kept():
 
 
 def test_short_switch_at_the_end_is_not_enough_and_never_back():
+    longer = track(9, [P] * 14)  # the movie goes on after track 1 ends
+    out = vote_along_tracks(pd.concat([track(1, [P] * 8 + [E, E]), longer]), {})
+    assert set(out["cell_type"]) == {P}
+    # at the movie's last frames a switch every remaining frame shows is kept (unless disabled)
     out = vote_along_tracks(track(1, [P] * 8 + [E, E]), {})
+    assert list(out["cell_type"]) == [P] * 8 + [E, E]
+    out = vote_along_tracks(track(1, [P] * 8 + [E, P]), {})
+    assert set(out["cell_type"]) == {P}
+    out = vote_along_tracks(track(1, [P] * 8 + [E, E]), {"track_vote": {"keep_end_switch": False}})
     assert set(out["cell_type"]) == {P}
     # lineage -> progenitor is never allowed, however long
     out = vote_along_tracks(track(1, [E] * 6 + [P] * 4), {})
     assert set(out["cell_type"]) == {E}
     # a longer min_switch_frames needs more support
-    seq = [P] * 6 + [E] * 4
-    assert vote_along_tracks(track(1, seq), {"track_vote": {"min_switch_frames": 4}})["cell_type"].iloc[-1] == E
-    assert vote_along_tracks(track(1, seq), {"track_vote": {"min_switch_frames": 5}})["cell_type"].iloc[-1] == P
+    seq = pd.concat([track(1, [P] * 6 + [E] * 4), longer])
+    assert vote_along_tracks(seq, {"track_vote": {"min_switch_frames": 4}})["cell_type"].iloc[9] == E
+    assert vote_along_tracks(seq, {"track_vote": {"min_switch_frames": 5}})["cell_type"].iloc[9] == P
 
 
 def test_confidence_weighted_majority():
