@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import glob
+import hashlib
 import json
 import sys
 import time
@@ -29,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline.config import validate_config  # noqa: E402
+from pipeline.errors import MarrowflowError  # noqa: E402
 from pipeline.evaluate import evaluate_ctc  # noqa: E402
 from pipeline.measure import measure_frame  # noqa: E402
 from pipeline.track import relabel_frame, track_cells, tracks_to_ctc  # noqa: E402
@@ -50,7 +52,9 @@ def _plain_segmentation(image: np.ndarray, pixel_size_um: float) -> np.ndarray:
     from skimage import filters, measure, morphology, segmentation
 
     smooth = filters.gaussian(image.astype(np.float32), sigma=1.0 / pixel_size_um * 0.25)
-    mask = smooth > filters.threshold_otsu(smooth)
+    # Otsu on the intensities clipped at the 99th percentile: a few bright mitotic cells must not
+    # pull the threshold up
+    mask = smooth > filters.threshold_otsu(np.minimum(smooth, np.percentile(smooth, 99)))
     mask = ndi.binary_fill_holes(morphology.remove_small_objects(mask, max_size=int(4 / pixel_size_um ** 2)))
     dist = ndi.distance_transform_edt(mask)
     peaks = morphology.h_maxima(filters.gaussian(dist, 2), 2.0 / pixel_size_um * 0.25)
@@ -58,14 +62,19 @@ def _plain_segmentation(image: np.ndarray, pixel_size_um: float) -> np.ndarray:
     return segmentation.watershed(-dist, markers, mask=mask).astype(np.uint32)
 
 
-def segmenter(config: dict, pixel_size_um: float):
-    """The pipeline's segment_frame when it exists, else the plain fallback. Returns (fn, name)."""
+def segmenter(config: dict, pixel_size_um: float, probe: np.ndarray):
+    """The pipeline's segment_frame with the config's segmentation section when it runs on
+    `probe`, else the plain fallback. Returns (fn, name); the name carries a hash of the params."""
+    params = config.get("segmentation", {})
+    tag = hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:8]
     try:
         from pipeline.segment import segment_frame
-    except ImportError:
+
+        segment_frame(probe, params, pixel_size_um=pixel_size_um)
+    except (ImportError, MarrowflowError) as exc:
+        print(f"pipeline.segment unusable ({exc}); using the plain Otsu + watershed", file=sys.stderr)
         return (lambda img: _plain_segmentation(img, pixel_size_um)), "plain-otsu-watershed"
-    params = config.get("segmentation", {})
-    return (lambda img: segment_frame(img, params, pixel_size_um=pixel_size_um)), "pipeline.segment"
+    return (lambda img: segment_frame(img, params, pixel_size_um=pixel_size_um)), f"pipeline.segment-{tag}"
 
 
 def detections(name: str, mode: str, config: dict, cache: Path) -> tuple[pd.DataFrame, list[np.ndarray], str]:
@@ -79,7 +88,7 @@ def detections(name: str, mode: str, config: dict, cache: Path) -> tuple[pd.Data
         masks = seg_masks if source == "SEG" else _frames(base / "01_GT" / "TRA", "man_track*.tif")
         segment = None
     else:
-        segment, source = segmenter(config, info["pixel_size_um"])
+        segment, source = segmenter(config, info["pixel_size_um"], tifffile.imread(images[0]))
     key = cache / f"{name}-{mode}-{source}"
     if key.with_suffix(".parquet").exists() and key.with_suffix(".npz").exists():
         stack = np.load(key.with_suffix(".npz"))["labels"]

@@ -52,9 +52,10 @@ def _clean(value: Any) -> Any:
 def evaluate_ctc(res_dir: str | Path, gt_dir: str | Path, *, threads: int = 1) -> dict:
     """Official CTC measures of a result folder against a ground-truth folder.
 
-    Returns DET, TRA, LNK, CT, TF, BC(0..3), CCA, BIO(0..3), SEG (when `gt_dir/SEG` exists) and the
-    AOGM error counts, plus `Valid` (1/0). A measure that cannot be computed is None with a reason
-    under `notes` (e.g. CCA needs at least one complete cell cycle in the ground truth).
+    Returns DET, TRA, LNK, CT, TF, BC(0..3), CCA, BIO(0..3) (py-ctcmetrics' mean of the available
+    biological measures), SEG (when `gt_dir/SEG` exists), the AOGM error counts and the division
+    counts tp/fp/fn_div(i), plus `Valid` (1/0). A measure that cannot be computed is None or left
+    out, with the reason under `notes` (e.g. CCA needs a complete cell cycle in the ground truth).
     """
     from ctc_metrics.scripts.evaluate import calculate_metrics, load_data
 
@@ -74,13 +75,8 @@ def evaluate_ctc(res_dir: str | Path, gt_dir: str | Path, *, threads: int = 1) -
         notes["SEG"] = f"no segmentation ground truth ({gt_dir / 'SEG'} missing)"
     out = {k: _clean(v) for k, v in raw.items() if k != "BC"}
     if out.get("CCA") is None and is_valid:
-        notes["CCA"] = "the ground truth has no complete cell cycle (a track born and ending in a division)"
-    if out.get("CT") is not None and out.get("TF") is not None and out.get("CCA") is not None:
-        for i in range(4):
-            if out.get(f"BC({i})") is not None:
-                out[f"BIO({i})"] = float(np.mean([out["CT"], out["TF"], out[f"BC({i})"], out["CCA"]]))
-    else:
-        notes["BIO"] = "needs CT, TF, BC and CCA"
+        notes["CCA"] = ("the ground truth has no complete cell cycle (a track born and ending in a "
+                        "division); BIO(i) averages CT, TF and BC(i) only")
     out.pop("BIO", None)
     out["notes"] = notes
     return out
