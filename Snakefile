@@ -19,9 +19,16 @@ include: "workflow/rules/lineage.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/summary.smk"
+include: "workflow/rules/provenance.smk"
 
 
 rule all:
     input:
         all_outputs(),
     default_target: True
+
+
+onerror:
+    from pipeline.run_summary import collect_failures, format_failures
+
+    print(format_failures(collect_failures("logs", samples=SAMPLES.index)), file=sys.stderr)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from pipeline.errors import MarrowflowError
+from pipeline.run_summary import clear_failure, record_failure
 
 log = logging.getLogger("marrowflow")
 
@@ -40,8 +41,14 @@ def run_step(smk: Any, func: Callable[[Any], None]) -> None:
     except MarrowflowError as exc:
         log.error("%s failed: %s", what, exc)
         sys.stderr.write(f"\nmarrowflow: {what} failed:\n{exc}\n(log: {log_path})\n")
+        if log_path:
+            record_failure(log_path, rule=smk.rule, sample=sample, error=str(exc))
         sys.exit(1)
-    except Exception:
+    except Exception as exc:
         log.exception("%s failed with an unexpected error (please report it)", what)
+        if log_path:
+            record_failure(log_path, rule=smk.rule, sample=sample, error=f"{type(exc).__name__}: {exc}")
         raise
+    if log_path:
+        clear_failure(log_path)
     log.info("%s: done in %.1f s", what, time.perf_counter() - start)

@@ -47,15 +47,33 @@ def samples_with_ground_truth():
     return [s for s in SAMPLES.index if SAMPLES.loc[s, "ground_truth"]]
 
 
+SAMPLE_OUTPUTS = [
+    "metadata.json",
+    "labels.tif",
+    "cells_typed.parquet",
+    "thresholds.csv",
+    "tracks.parquet",
+    "lineages.parquet",
+    "counts.csv",
+    "lineage_counts.csv",
+    "fate_map.csv",
+    "production_rates.csv",
+    "report/counts.png",
+    "report/lineage_tree.png",
+    "report/marker_thresholds.png",
+]
+
+
+def sample_outputs(sample):
+    """Every result file of one sample (evaluation.json only where it has ground truth)."""
+    outputs = [f"{RESULTS}/{sample}/{name}" for name in SAMPLE_OUTPUTS]
+    if SAMPLES.loc[sample, "ground_truth"]:
+        outputs.append(f"{RESULTS}/{sample}/evaluation.json")
+    return outputs
+
+
 def all_outputs():
-    per_sample = [
-        "counts.csv",
-        "lineages.parquet",
-        "report/counts.png",
-        "report/lineage_tree.png",
-        "report/marker_thresholds.png",
-    ]
-    targets = [f"{RESULTS}/{s}/{f}" for s in SAMPLES.index for f in per_sample]
-    targets += [f"{RESULTS}/{s}/evaluation.json" for s in samples_with_ground_truth()]
+    targets = [f"{RESULTS}/{s}/provenance.json" for s in SAMPLES.index]
     targets += [f"{RESULTS}/summary/counts.csv", f"{RESULTS}/summary/counts_by_condition.png"]
+    targets.append(f"{RESULTS}/summary/provenance.json")
     return targets
