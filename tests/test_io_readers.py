@@ -133,3 +133,44 @@ def test_real_ctc_folder_lazily(shared_data):
     assert first.shape == last.shape == (1, 1024, 1024)
     np.testing.assert_array_equal(last[0], tifffile.imread(shared_data / "ctc-Fluo-N2DH-GOWT1/01/t091.tif"))
     assert first.max() > 0
+
+
+def test_ome_plane_delta_t_and_several_images_warns(tmp_path):
+    path = tmp_path / "positions.ome.tif"
+    with tifffile.TiffWriter(path, ome=True) as tw:
+        tw.write(_movie((3, 8, 8), np.uint8), metadata={
+            "axes": "TYX", "Plane": {"DeltaT": [0, 90, 180], "DeltaTUnit": ["s"] * 3}})
+        tw.write(_movie((2, 8, 8), np.uint8), metadata={"axes": "TYX"})
+    with pytest.warns(UserWarning, match="holds 2 OME images"):
+        movie = open_movie(path)
+    assert movie.n_frames == 3 and movie.metadata.time_step_h == pytest.approx(90 / 3600)
+
+
+@pytest.mark.parametrize("shape, axes, names", [((6, 8, 8), "TYX", None),
+                                                ((3, 2, 8, 8), "CTYX", ["a", "b", "c"]),
+                                                ((2, 4, 8, 8), "TZYX", ["n"])])
+def test_reopen_with_file_axes_reads_the_same(tmp_path, shape, axes, names):
+    data = _movie(shape, np.uint16)
+    path = tmp_path / "plain.tif"
+    with tifffile.TiffWriter(path) as tw:  # flat pages, no metadata
+        for plane in data.reshape(-1, 8, 8):
+            tw.write(plane, metadata=None)
+    if axes == "TZYX":  # two unknown sizes: only a shaped file (shape in its description) works
+        tifffile.imwrite(path, data)
+    first = open_movie(path, axes=axes, channel_names=names)
+    meta = first.metadata
+    assert meta.file_axes == axes
+    again = open_movie(meta.path, axes=meta.file_axes, channel_names=meta.channel_names)
+    assert again.metadata == meta
+    for t in range(meta.n_frames):
+        np.testing.assert_array_equal(again.read_frame(t), first.read_frame(t))
+    expected = np.moveaxis(data, axes.index("T"), 0) if "C" in axes else data[:, np.newaxis]
+    np.testing.assert_array_equal(first.read_frame(1), expected[1])
+
+
+def test_normalised_axes_accepted_for_single_channel_plain_stack(tmp_path):
+    data = _movie((2, 3, 8, 8), np.uint8)
+    tifffile.imwrite(tmp_path / "s.tif", data, photometric="minisblack")  # shaped, no axes
+    movie = open_movie(tmp_path / "s.tif", axes="TCZYX", channel_names=["nuclei"])
+    assert movie.metadata.shape_zyx == (3, 8, 8)
+    np.testing.assert_array_equal(movie.read_frame(1), data[1][np.newaxis])

@@ -45,6 +45,8 @@ class MovieMetadata:
 
     `axes` is the normalised order of the whole movie, always "TCYX" or "TCZYX": frames come
     out of `Movie.read_frame` as (C, [Z], Y, X). `shape_zyx` is a frame's spatial shape.
+    `file_axes` records how the stored data were read (file order, possibly without T or C);
+    pass it as `open_movie(meta.path, axes=meta.file_axes, ...)` to reopen a plain TIFF exactly.
     """
 
     path: str
@@ -57,6 +59,7 @@ class MovieMetadata:
     pixel_size_um: float | None = None
     z_step_um: float | None = None
     time_step_h: float | None = None
+    file_axes: str | None = None  # axes of the stored data in file order, as read (e.g. "TZCYX")
 
     @property
     def ndim_spatial(self) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+import warnings
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -76,9 +77,16 @@ def _tiff_axes_from_file(series: tifffile.TiffPageSeries, tf: tifffile.TiffFile)
 
 def _resolve_shape(shape: tuple[int, ...], axes: str, channel_names: Sequence[str] | None,
                    path: Path) -> tuple[int, ...]:
-    """Shape of the data seen with `axes`; unflattens a plain page stack (e.g. T*C pages)."""
+    """Shape of the data seen with `axes`; unflattens a plain page stack (e.g. T*C pages).
+
+    A C in `axes` for a single channel (one channel name) may be absent from the data.
+    """
     if len(axes) == len(shape):
         return shape
+    if "C" in axes and channel_names is not None and len(channel_names) == 1 and len(axes) == len(shape) + 1:
+        squeezed = list(shape)
+        squeezed.insert(axes.index("C"), 1)
+        return tuple(squeezed)
     n_planes = int(np.prod(shape[:-2]))
     stack_axes = axes[:-2]
     if len(axes) > len(shape) and axes[-2:] in ("YX", "XY") and len(shape) >= 2:
@@ -116,6 +124,10 @@ class _TiffSource:
             raise _tiff_error(path, err) from err
         self.series = series
         self.dtype = np.dtype(series.dtype)
+        if self.tf.is_ome and len(self.tf.series) > 1:
+            warnings.warn(f"{path}: holds {len(self.tf.series)} OME images (e.g. stage positions); only the "
+                          "first is read. Split the file (one movie per position) to analyse the others.",
+                          stacklevel=3)
         file_axes = _tiff_axes_from_file(series, self.tf)
         shape = tuple(series.shape)
         if file_axes is not None:
@@ -189,12 +201,25 @@ def _ome_metadata(xml: str) -> dict:
         return float(get(key)) if get(key) not in (None, "") else None
 
     names = [c.attrib.get("Name") for c in pixels.findall("./{*}Channel")]
+    time_step = time_to_h(num("TimeIncrement"), get("TimeIncrementUnit"))
     return {
         "pixel_size_um": length_to_um(num("PhysicalSizeX"), get("PhysicalSizeXUnit")),
         "z_step_um": length_to_um(num("PhysicalSizeZ"), get("PhysicalSizeZUnit")),
-        "time_step_h": time_to_h(num("TimeIncrement"), get("TimeIncrementUnit")),
+        "time_step_h": time_step if time_step is not None else _ome_plane_time_step(pixels),
         "channel_names": names if names and all(names) else None,
     }
+
+
+def _ome_plane_time_step(pixels: ET.Element) -> float | None:
+    """Median interval between frames from the Plane elements' DeltaT (first channel and plane)."""
+    times = {}
+    for plane in pixels.findall("./{*}Plane"):
+        a = plane.attrib
+        factor = time_to_h(1.0, a.get("DeltaTUnit"))
+        if a.get("DeltaT") and factor and a.get("TheC", "0") == "0" and a.get("TheZ", "0") == "0":
+            times[int(a.get("TheT", "0"))] = float(a["DeltaT"]) * factor
+    steps = np.diff([times[t] for t in sorted(times)]) / np.diff(sorted(times)) if len(times) > 1 else []
+    return float(np.median(steps)) if len(steps) and np.median(steps) > 0 else None
 
 
 def _imagej_metadata(tf: tifffile.TiffFile) -> dict:
@@ -438,6 +463,7 @@ def _build_metadata(path: Path, source: _Source, channel_names: Sequence[str] | 
     return MovieMetadata(
         path=str(path),
         axes="TC" + ("Z" if "Z" in sizes else "") + "YX",
+        file_axes=source.axes,
         n_frames=sizes.get("T", 1),
         n_channels=n_channels,
         shape_zyx=spatial,
