@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -64,6 +65,21 @@ def unique_names(names: list[str]) -> list[str]:
     return out
 
 
+def _warn_frame_like_files(files: list[Path], root: Path) -> None:
+    """Warn when several files of one folder differ only in their numbers (t000.tif, t001.tif ...):
+    they are probably the frames of one movie, which a folder pattern would find as one sample."""
+    groups: dict[tuple[Path, str], int] = {}
+    for path in files:
+        key = (path.parent, re.sub(r"\d+", "#", path.name))
+        groups[key] = groups.get(key, 0) + 1
+    for (folder, shape), count in groups.items():
+        if count >= 3:
+            rel = folder.relative_to(root).as_posix()
+            warnings.warn(f"{folder}: {count} files named like {shape!r} were found as {count} samples; "
+                          f"if they are the frames of one movie, use a pattern naming the folder "
+                          f"(e.g. {rel!r}) so that it counts as one sample.", stacklevel=3)
+
+
 def discover_samples(folder: str | os.PathLike, pattern: str = "**/*.tif*") -> pd.DataFrame:
     """One row per movie under `folder` matching the glob `pattern`: columns `sample, path`.
 
@@ -87,5 +103,6 @@ def discover_samples(folder: str | os.PathLike, pattern: str = "**/*.tif*") -> p
         raise InputError(f"{root}: expected movies matching {pattern!r}, found none. Fix: check the "
                          "folder and the pattern (e.g. '**/*.ome.tif' for files, '*/01' for folders of "
                          "per-frame TIFFs).")
+    _warn_frame_like_files(files, root)
     names = unique_names([sample_name(p, root) for p in movies])
     return pd.DataFrame({"sample": names, "path": [str(p) for p in movies]})

@@ -53,3 +53,11 @@ def test_name_helpers(tmp_path):
     assert sample_name("scan.nd2") == "scan"
     assert unique_names(["a", "a", "a_2", "b", "a"]) == ["a", "a_3", "a_2", "b", "a_4"]
     assert unique_names(["x", "y"]) == ["x", "y"]
+
+
+def test_per_frame_files_found_one_by_one_warn(tmp_path):
+    for t in range(3):
+        _touch_tiff(tmp_path / "seq" / f"t{t:03d}.tif")
+    with pytest.warns(UserWarning, match="'seq'.*one sample"):
+        df = discover_samples(tmp_path)
+    assert list(df["sample"]) == ["t000", "t001", "t002"]
