@@ -13,7 +13,9 @@ Definitions used throughout:
 - cell cycle: a cell born by a division that divides again; its duration runs from its first
   frame to the frame after its last ((end - begin + 1) frames, as the CTC's CCA measure counts);
 - production of a type: cells entering the type, by birth (a daughter whose first frame has the
-  type) or by differentiation (the type changes along a cell's frames, gaps included);
+  type) or by differentiation (the type changes along a cell's frames, gaps included; each cell
+  enters a type at most once and never re-enters the type it started with, so flickering
+  per-frame calls do not count);
 - hours: frames times the time step read from `time_h` (NaN when `time_h` is missing).
 """
 
@@ -263,8 +265,12 @@ def _entries(rows: pd.DataFrame, s: pd.DataFrame) -> pd.DataFrame:
     same_cell = seq["cell_id"].to_numpy()[1:] == seq["cell_id"].to_numpy()[:-1]
     changed = seq["cell_type"].astype(str).to_numpy()[1:] != seq["cell_type"].astype(str).to_numpy()[:-1]
     hit = np.r_[False, same_cell & changed]
-    diffs = seq[hit][["lineage_id", "frame", "cell_type"]].assign(how="differentiation")
-    diffs["cell_type"] = diffs["cell_type"].astype(str)
+    # a cell enters each type at most once, and never the type it started with: per-frame calls
+    # that flicker between two types do not inflate the rates
+    first_type = seq.groupby("cell_id")["cell_type"].transform("first").astype(str)
+    diffs = seq[hit & (seq["cell_type"].astype(str) != first_type).to_numpy()]
+    diffs = diffs.drop_duplicates(["cell_id", "cell_type"])[["lineage_id", "frame", "cell_type"]]
+    diffs = diffs.assign(how="differentiation", cell_type=diffs["cell_type"].astype(str))
     return pd.concat([births, diffs], ignore_index=True)
 
 

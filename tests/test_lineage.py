@@ -155,3 +155,15 @@ def test_plots_return_figures_with_one_artist_per_type_and_lineage():
     assert len(fig.axes[0].patches) == 2 * 4
     heights = sorted(p.get_height() for p in fig.axes[0].patches)
     assert heights[-1] == pytest.approx(3 / 3.5)
+
+
+def test_flickering_types_count_one_entry_per_cell():
+    tree = hand_made_tree()
+    flicker = tree.copy()
+    # founder 7 flickers progenitor -> myeloid -> progenitor -> myeloid
+    rows = flicker.index[flicker.track_id == 7]
+    flicker.loc[rows, "cell_type"] = ["progenitor", "myeloid", "progenitor", "myeloid"] * 2
+    pr = production_rates(flicker, CLASSES).set_index("cell_type")
+    base = production_rates(tree, CLASSES).set_index("cell_type")
+    assert pr.loc["myeloid", "differentiations"] == base.loc["myeloid", "differentiations"] + 1
+    assert pr.loc["progenitor", "differentiations"] == 0
