@@ -1,4 +1,4 @@
-rule ingest:
+checkpoint ingest:
     """Read the movie's metadata (axes, pixel size, time step, channels) and check it."""
     input:
         movie=sample_path,

@@ -1,8 +1,25 @@
+def segment_chunks(wildcards):
+    """Chunk stacks to gather when `jobs.segment_frames_per_job` splits segmentation, else none."""
+    per_job = config["jobs"]["segment_frames_per_job"]
+    if not per_job:
+        return []
+    from pipeline.io import frame_chunks, read_json
+
+    metadata = checkpoints.ingest.get(sample=wildcards.sample).output[0]
+    n_frames = read_json(metadata)["n_frames"]
+    return [
+        f"{RESULTS}/{wildcards.sample}/chunks/labels_{start}-{stop}.tif"
+        for start, stop in frame_chunks(n_frames, per_job)
+    ]
+
+
 rule segment:
-    """Segment every frame (config key `segmentation`) into a uint32 label stack."""
+    """Segment every frame (config key `segmentation`) into a uint32 label stack, or gather the
+    frame chunks segmented by separate jobs (config key `jobs`)."""
     input:
         movie=sample_path,
         metadata=f"{RESULTS}/{{sample}}/metadata.json",
+        chunks=segment_chunks,
     output:
         f"{RESULTS}/{{sample}}/labels.tif",
     params:
@@ -10,5 +27,24 @@ rule segment:
         channels=config["channels"],
     log:
         "logs/segment/{sample}.log",
+    script:
+        "../scripts/segment.py"
+
+
+rule segment_chunk:
+    """Segment frames start..stop-1 of a movie (one job of a split segmentation)."""
+    input:
+        movie=sample_path,
+        metadata=f"{RESULTS}/{{sample}}/metadata.json",
+    output:
+        temp(f"{RESULTS}/{{sample}}/chunks/labels_{{start}}-{{stop}}.tif"),
+    params:
+        segmentation=config["segmentation"],
+        channels=config["channels"],
+    wildcard_constraints:
+        start=r"\d+",
+        stop=r"\d+",
+    log:
+        "logs/segment/{sample}_{start}-{stop}.log",
     script:
         "../scripts/segment.py"

@@ -1,16 +1,22 @@
-"""Rule segment: segment the configured channel frame by frame into labels.tif."""
+"""Rules segment / segment_chunk: segment frames of the configured channel into a label stack,
+or gather the chunk stacks of a split segmentation in order."""
 from pipeline.config import segmentation_channel
-from pipeline.io import MovieMetadata, open_movie, read_json
+from pipeline.io import MovieMetadata, gather_label_chunks, open_movie, read_json
 from pipeline.segment_stack import segment_movie
 from pipeline.step import run_step
 
 
 def main(smk):
+    chunks = list(smk.input.get("chunks", []))
+    if chunks:
+        gather_label_chunks(chunks, smk.output[0])
+        return
     meta = MovieMetadata.from_dict(read_json(smk.input.metadata))
     channel = segmentation_channel({"channels": smk.params.channels,
                                     "segmentation": smk.params.segmentation}, meta.channel_names)
+    frames = range(int(smk.wildcards.start), int(smk.wildcards.stop)) if "start" in smk.wildcards.keys() else None
     with open_movie(meta.path, axes=meta.axes, channel_names=meta.channel_names) as movie:
-        segment_movie(movie, smk.params.segmentation, channel=channel, out_path=smk.output[0])
+        segment_movie(movie, smk.params.segmentation, channel=channel, out_path=smk.output[0], frames=frames)
 
 
 run_step(snakemake, main)  # noqa: F821
