@@ -51,3 +51,14 @@ def test_evaluation_holds_ctc_measures(tiny_run):
         assert f'"{key}"' in flat, key
     ctc = evaluation["ctc"] if "ctc" in evaluation else evaluation
     assert ctc["TRA"] > 0.9 and ctc["SEG"] > 0.7
+
+
+def test_segmentation_split_into_frame_chunks_gives_identical_labels(tiny_run):
+    result = run_snakemake(tiny_run, "--config", "results=results_chunked", "jobs={segment_frames_per_job: 5}",
+                           "--", "results_chunked/tiny/labels.tif")
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "segment_chunk" in result.stderr
+    chunked = tifffile.imread(tiny_run / "results_chunked" / "tiny" / "labels.tif")
+    whole = tifffile.imread(tiny_run / "results" / "tiny" / "labels.tif")
+    assert chunked.dtype == whole.dtype and (chunked == whole).all()
+    assert not list((tiny_run / "results_chunked" / "tiny" / "chunks").glob("*.tif"))  # temp chunks removed
