@@ -1,0 +1,66 @@
+"""npe2 reader: a results folder (or its metadata.json / provenance.json) -> napari layers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from marrowflow_review._session import (
+    TYPE_COLOURS, UNKNOWN, UNKNOWN_COLOUR, ReviewSession, channel_colormap, find_results_dir,
+)
+
+SESSION_KEY = "marrowflow_session"
+
+
+def napari_get_reader(path):
+    """Return `read_results` when `path` is a marrowflow results folder, else None."""
+    if isinstance(path, list):
+        if len(path) != 1:
+            return None
+        path = path[0]
+    return read_results if find_results_dir(path) is not None else None
+
+
+def type_colours(classes: list[str]) -> dict[str, str]:
+    """A colour per class; `unknown` grey."""
+    named = [c for c in classes if c != UNKNOWN]
+    out = {c: TYPE_COLOURS[i % len(TYPE_COLOURS)] for i, c in enumerate(named)}
+    out[UNKNOWN] = UNKNOWN_COLOUR
+    return out
+
+
+def _contrast(frame: np.ndarray) -> tuple[float, float]:
+    lo, hi = np.percentile(frame[:: max(1, frame.shape[0] // 256)], [0.5, 99.8])
+    return (float(lo), float(hi if hi > lo else lo + 1))
+
+
+def session_layers(session: ReviewSession) -> list[tuple]:
+    """Layer data tuples: channels, labels, cell types, tracks (each carries the session)."""
+    meta = {SESSION_KEY: session}
+    md, scale = session.metadata, session.scale
+    layers, n_markers = [], 0
+    for c, stack in enumerate(session.channel_stacks()):
+        name = md.channel_names[c] if c < len(md.channel_names) else f"channel {c}"
+        colormap = channel_colormap(name, n_markers)
+        n_markers += colormap != "gray"
+        layers.append((stack, {"name": name, "colormap": colormap, "blending": "additive",
+                               "scale": scale, "contrast_limits": _contrast(stack.frame(0)),
+                               "metadata": meta}, "image"))
+    layers.append((session.labels, {"name": "labels", "scale": scale, "metadata": meta, "opacity": 0.4}, "labels"))
+    from napari.utils.colormaps import DirectLabelColormap
+
+    colours = type_colours(session.classes)
+    cmap = {None: "transparent", 0: "transparent"}
+    cmap.update({session.type_index(c): colours[c] for c in session.classes})
+    layers.append((session.type_map, {"name": "cell types", "scale": scale, "metadata": meta, "opacity": 0.6,
+                                      "colormap": DirectLabelColormap(color_dict=cmap)}, "labels"))
+    if session.has_tracks and len(session.tracks):
+        data, graph = session.napari_tracks()
+        layers.append((data, {"name": "tracks", "graph": graph, "scale": scale, "metadata": meta,
+                              "tail_length": 10}, "tracks"))
+    return layers
+
+
+def read_results(path) -> list[tuple]:
+    """Open a sample's results (and its review, if any) as napari layers, lazily per frame."""
+    path = path[0] if isinstance(path, list) else path
+    return session_layers(ReviewSession(path))

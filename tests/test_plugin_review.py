@@ -1,0 +1,185 @@
+"""The napari review plugin, run for real (Xvfb, Qt xcb): reader, widget actions, painting with a
+real mouse event, saving, the npe2 manifest and a screenshot of the docked widget."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from qtpy.QtCore import QPoint, Qt
+
+from marrowflow_review._arrays import EditableLabels
+from marrowflow_review._demo import make_demo_results
+from marrowflow_review._reader import napari_get_reader
+from pipeline.review import Review, load_review, save_review
+
+pytestmark = pytest.mark.napari
+PLUGIN = "marrowflow"
+
+
+@pytest.fixture(scope="module")
+def demo_template(tmp_path_factory):
+    return make_demo_results(tmp_path_factory.mktemp("template"), "s1")
+
+
+@pytest.fixture
+def results(demo_template, tmp_path):
+    """A fresh copy of a tiny project (6 frames, 3 channels, 5 tracks; track 1 divides into 2, 3)."""
+    project = tmp_path / "project"
+    shutil.copytree(demo_template.parent.parent, project)
+    return project / "results" / "s1"
+
+
+def _open(viewer, results):
+    viewer.open(str(results), plugin=PLUGIN)
+    _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Review")
+    return widget
+
+
+def _links(tracks: pd.DataFrame) -> dict:
+    g = tracks.groupby("track_id")
+    return {int(k): (int(v["frame"].min()), int(v["frame"].max()), int(v["parent_track_id"].iloc[0])) for k, v in g}
+
+
+def test_reader_gives_channels_labels_types_tracks(make_napari_viewer, results):
+    assert napari_get_reader(str(results / "metadata.json")) is not None
+    assert napari_get_reader(str(results.parent)) is None
+    viewer = make_napari_viewer()
+    viewer.open(str(results), plugin=PLUGIN)
+    names = [layer.name for layer in viewer.layers]
+    assert names == ["nuclei", "CD34", "CD235a", "labels", "cell types", "tracks"]
+    nuclei, cd34 = viewer.layers["nuclei"], viewer.layers["CD34"]
+    assert nuclei.colormap.name == "gray" and cd34.colormap.name == "green"
+    np.testing.assert_allclose(nuclei.scale, [1, 0.65, 0.65])
+    assert nuclei.data.shape == (6, 64, 96)
+    labels = viewer.layers["labels"]
+    assert isinstance(labels.data, EditableLabels) and not labels.data.frames  # lazy: nothing copied
+    assert viewer.layers["tracks"].graph == {2: [1], 3: [1]}
+    # the cell types layer holds each cell's type index (1-based in session.classes)
+    session = labels.metadata["marrowflow_session"]
+    cell = session.cell(0, 4)
+    type_value = viewer.layers["cell types"].data[0, int(cell["y"]), int(cell["x"])]
+    assert session.classes[type_value - 1] == cell["cell_type"]
+
+
+def test_reader_shows_the_existing_review(make_napari_viewer, results):
+    review_dir = results.parent.parent / "reviews" / "s1"
+    edits = pd.DataFrame([{"action": "unlink", "frame": 2, "label": 1, "next_frame": 3, "next_label": 2}])
+    save_review(review_dir, Review(cell_types=pd.DataFrame({"frame": [0], "label": [4], "cell_type": ["erythroid"]}),
+                                   track_edits=edits), n_frames=6, shape_zyx=(64, 96))
+    viewer = make_napari_viewer()
+    viewer.open(str(results / "provenance.json" if (results / "provenance.json").exists() else results),
+                plugin=PLUGIN)
+    assert viewer.layers["tracks"].graph == {3: [1]}
+    session = viewer.layers["labels"].metadata["marrowflow_session"]
+    assert session.cell(0, 4)["cell_type"] == "erythroid" and session.cell(0, 4)["type_source"] == "review"
+
+
+def test_type_keys_table_and_whole_track(make_napari_viewer, qtbot, results):
+    viewer = make_napari_viewer(show=True)  # shortcuts need a shown, active window
+    widget = _open(viewer, results)
+    s = widget.session
+    widget.tabs.setCurrentIndex(0)
+    widget.low_score.setChecked(True)
+    widget.score_max.setValue(0.5)
+    shown = [float(widget.table.item(r, 4).text()) for r in range(widget.table.rowCount())]
+    assert shown and max(shown) < 0.5 and shown == sorted(shown)
+    widget.low_score.setChecked(False)
+    widget.type_filter.setCurrentText("myeloid")
+    assert {widget.table.item(r, 3).text() for r in range(widget.table.rowCount())} == {"myeloid"}
+    widget.type_filter.setCurrentText("all")
+    widget.go_to(2, 4)
+    assert viewer.dims.current_step[0] == 2 and s.selected == (2, 4)
+    assert s.cell(2, 4)["cell_type"] == "erythroid"
+    k = s.classes.index("myeloid") + 1
+    viewer.window._qt_window.activateWindow()
+    widget.table.setFocus()
+    qtbot.waitUntil(widget.table.hasFocus, timeout=3000)
+    qtbot.keyClick(widget.table, str(k))  # keys 1-9 while the panel has the focus
+    assert s.cell(2, 4)["cell_type"] == "myeloid" and s.cell(3, 4)["cell_type"] == "erythroid"
+    widget.along_track.setChecked(True)
+    widget.type_buttons[s.classes.index("progenitor")].click()
+    assert (s.tracks.loc[(s.tracks["track_id"] == 4) & (s.tracks["frame"] >= 2), "cell_type"] == "progenitor").all()
+    assert s.cell(1, 4)["cell_type"] == "erythroid" and s.cell(1, 4)["type_source"] == "rule"
+    assert "unsaved: 5 cell type(s)" in widget.status.text()
+
+
+def test_track_buttons_edit_tracks_and_lineage(make_napari_viewer, results):
+    viewer = make_napari_viewer()
+    widget = _open(viewer, results)
+    s = widget.session
+    widget.go_to(4, 5)  # a single-cell track (label 5 = track 5)
+    widget.split_button.click()
+    links = _links(s.tracks)
+    new = max(links)
+    assert links[5] == (0, 3, 0) and links[new] == (4, 5, 0)
+    widget.other_track.setValue(new)
+    widget.go_to(3, 5)
+    widget.join_button.click()
+    assert _links(s.tracks)[5] == (0, 5, 0) and new not in _links(s.tracks)
+    widget.go_to(3, 2)
+    widget.unparent_button.click()
+    assert _links(s.tracks)[2][2] == 0 and viewer.layers["tracks"].graph == {3: [1]}
+    widget.other_track.setValue(1)
+    widget.parent_button.click()
+    assert viewer.layers["tracks"].graph == {2: [1], 3: [1]}
+    assert len(widget.axes.lines) >= 3  # the lineage tree of track 2: mother, two daughters (+ links)
+    widget.go_to(0, 4)
+    widget.delete_button.click()
+    assert 4 not in set(s.tracks["track_id"])
+    assert "track 4 deleted" in widget.status.text()
+
+
+def test_paint_with_mouse_and_save(make_napari_viewer, qtbot, results):
+    viewer = make_napari_viewer(show=True)
+    widget = _open(viewer, results)
+    viewer.window._qt_window.resize(1000, 700)
+    labels = viewer.layers["labels"]
+    viewer.dims.set_current_step(0, 3)
+    viewer.camera.center = (20 * 0.65, 20 * 0.65)  # pixel (20, 20): background
+    viewer.camera.zoom = 10
+    widget.start_painting()
+    labels.brush_size = 3
+    labels.selected_label = 77
+    native = viewer.window._qt_viewer.canvas.native
+    qtbot.waitExposed(native)
+    centre = QPoint(native.width() // 2, native.height() // 2)
+    qtbot.mousePress(native, Qt.MouseButton.LeftButton, pos=centre)
+    qtbot.mouseRelease(native, Qt.MouseButton.LeftButton, pos=centre)
+    assert labels.data[3, 20, 20] == 77
+    assert labels.data[2, 20, 20] == 0
+    assert 3 in widget.session.pending.reviewed_frames
+    widget.viewer.dims.set_current_step(0, 1)
+    widget.mark_button.click()
+    before = sorted(p.name for p in results.rglob("*"))
+    mtimes = {p: p.stat().st_mtime_ns for p in results.rglob("*")}
+    widget.save_button.click()
+    review_dir = results.parent.parent / "reviews" / "s1"
+    assert (review_dir / "reviewed_frames.txt").read_text() == "1\n3\n"
+    saved = load_review(review_dir)
+    assert saved.label_frame(3)[20, 20] == 77 and saved.label_frame(1).max() > 0
+    assert "all saved" in widget.status.text()
+    assert sorted(p.name for p in results.rglob("*")) == before  # nothing written into results/
+    assert all(p.stat().st_mtime_ns == m for p, m in mtimes.items())
+
+
+def test_npe2_validate_with_imports():
+    npe2 = Path(os.environ.get("VIRTUAL_ENV", Path(__file__).parents[1] / ".venv")) / "bin" / "npe2"
+    out = subprocess.run([str(npe2), "validate", PLUGIN, "--imports"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "valid" in (out.stdout + out.stderr).lower()
+
+
+def test_screenshot_with_docked_widget_is_not_blank(make_napari_viewer, results, tmp_path):
+    viewer = make_napari_viewer(show=True)
+    widget = _open(viewer, results)
+    viewer.window._qt_window.resize(1400, 900)
+    widget.go_to(3, 2)
+    viewer.reset_view()
+    shot = viewer.screenshot(canvas_only=False, flash=False)
+    assert shot.shape[0] >= 600 and shot.shape[1] >= 1000
+    rgb = shot[..., :3].astype(float)
+    assert rgb.std() > 10 and len(np.unique(rgb.reshape(-1, 3), axis=0)) > 50
