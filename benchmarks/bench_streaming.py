@@ -106,8 +106,10 @@ def process(movie_path: Path, out_dir: Path) -> dict:
             t3 = time.perf_counter()
             writer.write(t, labels)
             t4 = time.perf_counter()
-            for key, dt in zip(("read", "segment", "measure", "write_labels"), (t1 - t0, t2 - t1, t3 - t2, t4 - t3)):
-                times[key] += dt
+            times["read"] += t1 - t0
+            times["segment"] += t2 - t1
+            times["measure"] += t3 - t2
+            times["write_labels"] += t4 - t3
     t5 = time.perf_counter()  # leaving the block waits for the last frame's compression
     cells = pd.concat(tables, ignore_index=True)
     write_table(cells, out_dir / "cells.parquet")

@@ -198,7 +198,9 @@ def gather_label_chunks(chunk_paths: Sequence[str | os.PathLike], out_path: str 
 
 
 def write_ctc_masks(folder: str | os.PathLike, t: int, mask: np.ndarray) -> Path:
-    """Write `mask` as `folder/maskNNN.tif` (uint16, CTC layout; 4 digits from frame 1000); return the path."""
+    """Write `mask` as `folder/maskNNN.tif` (uint16, CTC layout; 4 digits from frame 1000).
+
+    Returns the path written (atomically)."""
     mask = np.asarray(mask)
     if mask.size and (mask.min() < 0 or int(mask.max()) > np.iinfo(np.uint16).max):
         raise ValueError(f"{folder}: frame {t}: CTC masks are uint16, labels must be in 0..65535, "

@@ -99,8 +99,9 @@ def _resolve_shape(shape: tuple[int, ...], axes: str, channel_names: Sequence[st
             if int(np.prod([sizes[a] for a in stack_axes])) == n_planes:
                 return tuple(sizes[a] for a in stack_axes) + tuple(shape[-2:])
     raise InputError(f"{path}: expected data with the {len(axes)} dimensions that axes {axes!r} name, "
-                     f"found data of shape {shape} ({len(shape)} dimensions). Fix: set image.axes in config.yaml to one letter per "
-                     "dimension, in file order (e.g. 'TYX' for a plain stack of 2D frames).")
+                     f"found data of shape {shape} ({len(shape)} dimensions). Fix: set image.axes in "
+                     "config.yaml to one letter per dimension, in file order (e.g. 'TYX' for a plain "
+                     "stack of 2D frames).")
 
 
 class _TiffSource:
@@ -108,26 +109,33 @@ class _TiffSource:
 
     def __init__(self, path: Path, axes: str | None, channel_names: Sequence[str] | None):
         self.path = path
+        self.tf = None
+        try:
+            self._open(axes, channel_names)
+        except BaseException:
+            self.close()
+            raise
+
+    def _open(self, axes: str | None, channel_names: Sequence[str] | None) -> None:
+        path = self.path
         try:
             self.tf = tifffile.TiffFile(path)
             series = self.tf.series[0]
-            _check_complete(series.pages[0] if len(series.pages) else self.tf.pages[0], path,
-                            path.stat().st_size)
+            size = path.stat().st_size
+            _check_complete(series.pages[0] if len(series.pages) else self.tf.pages[0], path, size)
             last = series.pages[len(series.pages) - 1]
             if last is not None and hasattr(last, "dataoffsets"):
-                _check_complete(last, path, path.stat().st_size)
+                _check_complete(last, path, size)
         except InputError:
-            self.close()
             raise
         except Exception as err:  # tifffile raises many types on a corrupt file
-            self.close()
             raise _tiff_error(path, err) from err
         self.series = series
         self.dtype = np.dtype(series.dtype)
         if self.tf.is_ome and len(self.tf.series) > 1:
             warnings.warn(f"{path}: holds {len(self.tf.series)} OME images (e.g. stage positions); only the "
                           "first is read. Split the file (one movie per position) to analyse the others.",
-                          stacklevel=3)
+                          stacklevel=4)
         file_axes = _tiff_axes_from_file(series, self.tf)
         shape = tuple(series.shape)
         if file_axes is not None:
@@ -135,27 +143,21 @@ class _TiffSource:
         elif axes is not None:
             self.axes = _validate_axes(axes, path)
             if self.axes[-2:] not in ("YX", "XY"):
-                self.close()
                 raise InputError(f"{path}: expected axes ending with Y and X (a TIFF stores image planes "
                                  f"as its last two dimensions), found {self.axes!r}, which puts Y and X on "
-                                 f"dimensions that are not the image planes (data shape {shape}). Fix: list the axes in file order ending with YX (e.g. 'TCYX').")
+                                 f"dimensions that are not the image planes (data shape {shape}). Fix: list "
+                                 "the axes in file order ending with YX (e.g. 'TCYX').")
         elif len(shape) == 2:
             self.axes = "YX"
         else:
-            self.close()
             raise InputError(f"{path}: expected axes in the file's metadata (OME-TIFF or ImageJ), found a "
                              f"plain TIFF of shape {shape} without axes. Fix: set image.axes in config.yaml "
                              "(e.g. 'TYX', 'TCYX' or 'TZYX', one letter per dimension in file order).")
-        try:
-            self.shape = _resolve_shape(shape, self.axes, channel_names, path)
-        except InputError:
-            self.close()
-            raise
+        self.shape = _resolve_shape(shape, self.axes, channel_names, path)
         n_pages = len(series.pages)
         self.n_grid = next((k for k in range(len(self.shape), -1, -1)
                             if int(np.prod(self.shape[:k])) == n_pages), None)
         if self.n_grid is None:
-            self.close()
             raise InputError(f"{path}: expected one TIFF page per plane, found {n_pages} pages for data "
                              f"of shape {self.shape} with axes {self.axes!r}. Fix: save the movie with one "
                              "page per frame/plane (e.g. via Fiji 'Save As > Tiff' or tifffile).")
@@ -186,7 +188,7 @@ class _TiffSource:
         return data, axes.replace("T", "")
 
     def close(self) -> None:
-        if getattr(self, "tf", None) is not None:
+        if self.tf is not None:
             self.tf.close()
 
 

@@ -20,7 +20,8 @@ _TABLE_SUFFIXES = (".parquet", ".csv", ".tsv")
 def _table_kind(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in _TABLE_SUFFIXES:
-        raise ValueError(f"{path}: expected a table file ending in {', '.join(_TABLE_SUFFIXES)}, found {suffix!r}")
+        raise ValueError(f"{path}: expected a table file ending in {', '.join(_TABLE_SUFFIXES)}, "
+                         f"found {suffix!r}")
     return suffix[1:]
 
 
