@@ -174,3 +174,16 @@ def test_duplicate_sample_names():
     with pytest.raises(InputError) as err:
         check_unique_samples(["a", "b", "a", "c", "b"], "samples.tsv")
     _assert_actionable(err, "samples.tsv", "'a' on data rows 1, 3", "'b' on data rows 2, 5")
+
+
+def test_missing_codec_names_imagecodecs(tmp_path, monkeypatch):
+    path = tmp_path / "lzw.tif"
+    tifffile.imwrite(path, np.ones((2, 8, 8), np.uint8), compression="lzw", metadata={"axes": "TYX"})
+
+    def no_codec(*args, **kwargs):
+        raise ValueError("<COMPRESSION.LZW: 5> requires the 'imagecodecs' package")
+
+    with open_movie(path) as movie:
+        monkeypatch.setattr(movie._source.tf, "asarray", no_codec)
+        with pytest.raises(InputError, match="lzw.tif: expected a TIFF codec.*pip install imagecodecs"):
+            movie.read_frame(0)

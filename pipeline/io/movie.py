@@ -34,6 +34,9 @@ class _Source(Protocol):
 
 
 def _tiff_error(path: Path, err: Exception) -> InputError:
+    if "imagecodecs" in str(err):
+        return InputError(f"{path}: expected a TIFF codec to decompress the frames, found the "
+                          f"imagecodecs package missing ({err}). Fix: pip install imagecodecs.")
     return InputError(f"{path}: expected a readable TIFF, found a truncated or corrupt file ({err}). "
                       "Fix: export or copy the file again.")
 
