@@ -172,3 +172,12 @@ def test_json_sorted_indented_numpy_and_nan(tmp_path):
     (tmp_path / "bad.json").write_text("{")
     with pytest.raises(InputError, match="bad.json: expected valid JSON"):
         read_json(tmp_path / "bad.json")
+
+
+def test_writers_on_non_ascii_space_paths(tmp_path):
+    folder = tmp_path / "résultats échantillon 1"
+    with LabelStackWriter(folder / "labels ß.tif", 1, (4, 4)) as writer:
+        writer.write(0, np.eye(4, dtype=np.uint32))
+    np.testing.assert_array_equal(read_label_frame(folder / "labels ß.tif", 0), np.eye(4))
+    write_table(pd.DataFrame({"a": [1]}), folder / "cells ü.parquet")
+    assert read_table(folder / "cells ü.parquet")["a"].tolist() == [1]
