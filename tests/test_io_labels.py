@@ -181,3 +181,16 @@ def test_writers_on_non_ascii_space_paths(tmp_path):
     np.testing.assert_array_equal(read_label_frame(folder / "labels ß.tif", 0), np.eye(4))
     write_table(pd.DataFrame({"a": [1]}), folder / "cells ü.parquet")
     assert read_table(folder / "cells ü.parquet")["a"].tolist() == [1]
+
+
+def test_open_labels_written_by_other_tools(tmp_path):
+    stack = np.arange(3 * 6 * 7, dtype=np.uint8).reshape(3, 6, 7)
+    tifffile.imwrite(tmp_path / "rgb_like.tif", stack)  # tifffile stores 3 planes as one RGB page
+    tifffile.imwrite(tmp_path / "pages.tif", stack.astype(np.uint16), photometric="minisblack")
+    tifffile.imwrite(tmp_path / "one.tif", stack[0].astype(np.int32))
+    for name, n_frames in (("rgb_like.tif", 3), ("pages.tif", 3), ("one.tif", 1)):
+        with open_labels(tmp_path / name) as labels:
+            assert labels.n_frames == n_frames and labels.shape_zyx == (6, 7)
+            frame = labels.read_frame(n_frames - 1)
+            assert frame.dtype == np.uint32
+            np.testing.assert_array_equal(frame, stack[n_frames - 1])

@@ -120,20 +120,23 @@ class LabelStack:
         n_pages = len(series.pages)
         self.n_frames = shape[0]
         self.shape_zyx = shape[1:]
-        if n_pages % self.n_frames or len(self.shape_zyx) not in (2, 3) or (
+        if (n_pages % self.n_frames and n_pages != 1) or len(self.shape_zyx) not in (2, 3) or (
                 "T" in axes and axes.index("T") != 0):
             self.close()
             raise InputError(f"{self.path}: expected labels stored (T, [Z], Y, X) with one page per plane, "
                              f"found shape {series.shape} (axes {series.axes!r}) in {n_pages} pages. Fix: "
                              "save labels with pipeline.io.LabelStackWriter.")
-        self._pages_per_frame = n_pages // self.n_frames
+        self._pages_per_frame = n_pages // self.n_frames  # 0: all frames share one page (e.g. RGB)
 
     def read_frame(self, t: int) -> np.ndarray:
         """Labels of frame `t` as uint32, shape `shape_zyx`."""
         if not 0 <= t < self.n_frames:
             raise IndexError(f"{self.path}: frame {t} out of range 0..{self.n_frames - 1}")
-        first = t * self._pages_per_frame
-        data = self._tf.asarray(key=list(range(first, first + self._pages_per_frame)), series=0)
+        if self._pages_per_frame == 0:
+            data = self._tf.series[0].asarray()[t]
+        else:
+            first = t * self._pages_per_frame
+            data = self._tf.asarray(key=list(range(first, first + self._pages_per_frame)), series=0)
         return data.reshape(self.shape_zyx).astype(np.uint32, copy=False)
 
     def __iter__(self) -> Iterator[np.ndarray]:
