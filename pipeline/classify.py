@@ -27,6 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "threshold_log": True,
     "thresholds": {},
     "min_cells_for_threshold": 20,
+    "min_separation": 0.7,
     "frame_normalization": "none",
     "likely": False,
     "model_path": None,
@@ -122,7 +123,8 @@ def gate_features(features: pd.DataFrame, rules: list[ClassRule], cfg: dict, *,
     auto_names = sorted({c.feature for r in rules for c in r.conditions if c.kind != "range" and c.threshold is None})
     thresholds = compute_thresholds(features, auto_names, method=cfg["threshold_method"], groups=groups,
                                     manual=cfg["thresholds"], log=cfg["threshold_log"],
-                                    min_cells=cfg["min_cells_for_threshold"])
+                                    min_cells=cfg["min_cells_for_threshold"],
+                                    min_separation=cfg["min_separation"])
     rescaled = rescale_conditions(features, rules, thresholds, groups)
     labels, support = apply_workflow(rescaled, features, rules, mode=cfg["order"], likely=cfg["likely"])
     return labels, support, thresholds

@@ -16,6 +16,7 @@ from sklearn.mixture import GaussianMixture
 from pipeline.errors import ConfigError
 
 METHODS = ("otsu", "gmm")
+UNIMODAL_Z = 4.0  # robust SDs above the median: the cut of a marker without a bright population
 THRESHOLD_COLUMNS = ["sample", "feature", "threshold", "method", "n_cells"]
 
 
@@ -42,36 +43,64 @@ def _gmm_cut(values: np.ndarray, seed: int) -> float:
     return float(grid[above[0]]) if len(above) else float(means.mean())
 
 
-def auto_threshold(values: np.ndarray, method: str = "otsu", *, log: bool = True, seed: int = 0) -> float:
-    """Cutoff separating the dim and the bright cells of one feature.
+def separation(values: np.ndarray, cut: float) -> float:
+    """Share of the variance that a split at `cut` explains (Otsu's effectiveness, 0..1).
+
+    About 0.64 for a single Gaussian split at its mean; near 1 for two well separated groups.
+    """
+    low, high = values[values <= cut], values[values > cut]
+    if len(low) == 0 or len(high) == 0 or values.var() == 0:
+        return 0.0
+    w = len(low) / len(values)
+    return float(w * (1 - w) * (low.mean() - high.mean()) ** 2 / values.var())
+
+
+def auto_threshold_info(values: np.ndarray, method: str = "otsu", *, log: bool = True, seed: int = 0,
+                        min_separation: float = 0.7) -> tuple[float, str]:
+    """(cutoff, how it was found) separating the dim and the bright cells of one feature.
 
     `method` is "otsu" or "gmm" (two-component Gaussian mixture, cut where the posteriors cross).
-    With `log`, the cut is searched on log intensity and returned in the input's units.
-    NaNs are ignored; returns NaN when fewer than two distinct values remain.
+    With `log`, the cut is searched on log intensity and returned in the input's units. When the
+    split explains less than `min_separation` of the variance (`separation`), the values hold one
+    population, not two: the cut becomes its upper fence, median + 4 robust SD (only outliers far
+    above are positive), and the method reads "<method>-unimodal". NaNs are ignored; returns NaN
+    when fewer than two distinct values remain.
     """
     if method not in METHODS:
         raise ConfigError(f"classification.threshold_method is {method!r}; allowed: {', '.join(METHODS)}")
     x = np.asarray(values, dtype=float)
     x = x[np.isfinite(x)]
     if len(np.unique(x)) < 2:
-        return float("nan")
+        return float("nan"), method
     if log:
         lx, shift, delta = _log_transform(x)
     else:
         lx, shift, delta = x, 0.0, 0.0
     cut = threshold_otsu(lx) if method == "otsu" else _gmm_cut(lx, seed)
-    return float(np.exp(cut) + shift - delta) if log else float(cut)
+    label = method
+    if separation(lx, cut) < min_separation:
+        med = np.median(lx)
+        cut = med + UNIMODAL_Z * 1.4826 * np.median(np.abs(lx - med))
+        label = f"{method}-unimodal"
+    return (float(np.exp(cut) + shift - delta) if log else float(cut)), label
+
+
+def auto_threshold(values: np.ndarray, method: str = "otsu", *, log: bool = True, seed: int = 0,
+                   min_separation: float = 0.7) -> float:
+    """The cutoff of `auto_threshold_info` alone."""
+    return auto_threshold_info(values, method, log=log, seed=seed, min_separation=min_separation)[0]
 
 
 def compute_thresholds(features: pd.DataFrame, names: list[str], *, method: str = "otsu",
                        groups: pd.Series | None = None, manual: dict[str, float] | None = None,
-                       log: bool = True, min_cells: int = 20, seed: int = 0) -> pd.DataFrame:
+                       log: bool = True, min_cells: int = 20, min_separation: float = 0.7,
+                       seed: int = 0) -> pd.DataFrame:
     """Threshold of each feature in `names`, per group of rows (e.g. per sample).
 
     `features` holds one column per feature name; `groups` labels each row's group (None: one
     group called "all"). `manual` cutoffs win over automatic ones (method "manual"). A group with
     fewer than `min_cells` finite values gets the threshold of all rows pooled
-    (method "<method>-pooled"). Returns columns sample, feature, threshold, method, n_cells.
+    (method "<method>-pooled"). See `auto_threshold_info` for `min_separation`. Returns columns sample, feature, threshold, method, n_cells.
     """
     manual = manual or {}
     groups = pd.Series("all", index=features.index) if groups is None else groups
@@ -85,11 +114,13 @@ def compute_thresholds(features: pd.DataFrame, names: list[str], *, method: str 
                 rows.append((group, name, float(manual[name]), "manual", n))
                 continue
             if n >= min_cells:
-                rows.append((group, name, auto_threshold(x, method, log=log, seed=seed), method, n))
+                rows.append((group, name, *auto_threshold_info(x, method, log=log, seed=seed,
+                                                               min_separation=min_separation), n))
                 continue
             if pooled is None:
-                pooled = auto_threshold(features[name].to_numpy(dtype=float), method, log=log, seed=seed)
-            rows.append((group, name, pooled, f"{method}-pooled", n))
+                pooled = auto_threshold_info(features[name].to_numpy(dtype=float), method, log=log, seed=seed,
+                                             min_separation=min_separation)
+            rows.append((group, name, pooled[0], f"{pooled[1]}-pooled", n))
     return pd.DataFrame(rows, columns=THRESHOLD_COLUMNS)
 
 

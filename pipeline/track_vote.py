@@ -161,7 +161,7 @@ def vote_along_tracks(tracks: pd.DataFrame, cfg: dict | None = None) -> pd.DataF
         ahead = _lookahead([ordered_rows[c] for c in children.get(tid, [])], gain, chain.L - 1)
         path = chain.best_path(np.vstack([gain[rows], ahead]), prior)[:len(rows)]
         if vote["keep_end_switch"] and frames[rows[-1]] == last_frame and tid not in children:
-            path = _end_switch(path, obs[rows], chain)
+            path = _end_switch(path, obs[rows], chain, prior)
         voted[rows] = path
         last_type[tid] = int(path[-1])
         _segment_scores(rows, path, obs, weight, score)
@@ -172,16 +172,16 @@ def vote_along_tracks(tracks: pd.DataFrame, cfg: dict | None = None) -> pd.DataF
     return out
 
 
-def _end_switch(path: np.ndarray, calls: np.ndarray, chain: _Chain) -> np.ndarray:
+def _end_switch(path: np.ndarray, calls: np.ndarray, chain: _Chain, prior: int | None) -> np.ndarray:
     """Let the track end on the type its last frames all show when that run is shorter than a
-    full switch and the change from the voted type before it is allowed."""
+    full switch and the change from the voted type before it (or the mother's) is allowed."""
     run = 1
     while run < len(calls) and calls[-run - 1] == calls[-1]:
         run += 1
     new = calls[-1]
-    if run >= chain.L or run == len(calls) or path[-1] == new:
+    before = path[-run - 1] if run < len(calls) else prior
+    if run >= chain.L or before is None or path[-1] == new:
         return path
-    before = path[-run - 1]
     if not chain.allowed[before, new] or (path[-run:] != before).any():
         return path
     out = path.copy()

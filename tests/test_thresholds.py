@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.thresholds import auto_threshold, compute_thresholds, normalize_per_frame
+from pipeline.thresholds import (auto_threshold, auto_threshold_info, compute_thresholds, normalize_per_frame,
+                                 separation)
 
 
 def _bimodal(rng, n_dim=300, n_bright=100, dim=100.0, bright=1000.0):
@@ -55,3 +56,17 @@ def test_normalize_per_frame_removes_bleaching():
     assert med.max() / med.min() < 1.01
     assert feats["CD34"].groupby(frames).median().max() / feats["CD34"].groupby(frames).median().min() > 3
     assert not feats.equals(norm)  # input untouched, a new table returned
+
+
+def test_one_population_gets_its_upper_fence_not_a_split():
+    rng = np.random.default_rng(5)
+    dim = rng.lognormal(np.log(120), 0.15, 990)
+    x = np.r_[dim, rng.lognormal(np.log(700), 0.1, 10)]  # 1% bright outliers, no second mode
+    t, how = auto_threshold_info(x, "otsu")
+    assert how == "otsu-unimodal"
+    assert np.mean(dim > t) < 0.001 and t < 650
+    assert separation(np.log(x), np.log(t)) < 0.7 <= separation(np.log(_bimodal(rng)), np.log(300.0))
+    th = compute_thresholds(pd.DataFrame({"CD41": x}), ["CD41"], method="gmm")
+    assert th["method"].iloc[0] == "gmm-unimodal"
+    # a clear second population is split as usual
+    assert auto_threshold_info(_bimodal(rng), "gmm")[1] == "gmm"
