@@ -34,6 +34,7 @@ DEFAULTS: dict[str, Any] = {
     "classes": [],
 }
 TYPE_COLUMNS = ["cell_type", "type_score", "type_source"]
+FRAME_NORM_SUFFIX = "+frame-median"  # method suffix of cutoffs on frame-normalised values
 ROBUST_RANGE = (0.5, 99.5)  # percentiles that stand for "dimmest" and "brightest" when rescaling
 
 
@@ -118,13 +119,17 @@ def gate_features(features: pd.DataFrame, rules: list[ClassRule], cfg: dict, *,
     `normalize` names the features divided by their per-frame median (needs `frames`) when
     cfg["frame_normalization"] is "median".
     """
-    if cfg["frame_normalization"] == "median" and normalize and frames is not None:
+    normalized = cfg["frame_normalization"] == "median" and bool(normalize) and frames is not None
+    if normalized:
         features = normalize_per_frame(features, normalize, frames, groups)
     auto_names = sorted({c.feature for r in rules for c in r.conditions if c.kind != "range" and c.threshold is None})
     thresholds = compute_thresholds(features, auto_names, method=cfg["threshold_method"], groups=groups,
                                     manual=cfg["thresholds"], log=cfg["threshold_log"],
                                     min_cells=cfg["min_cells_for_threshold"],
                                     min_separation=cfg["min_separation"])
+    if normalized:  # these cutoffs apply to frame-normalised values: say so
+        on = thresholds["feature"].isin(normalize)
+        thresholds.loc[on, "method"] = thresholds.loc[on, "method"] + FRAME_NORM_SUFFIX
     rescaled = rescale_conditions(features, rules, thresholds, groups)
     labels, support = apply_workflow(rescaled, features, rules, mode=cfg["order"], likely=cfg["likely"])
     return labels, support, thresholds
@@ -212,7 +217,7 @@ def phenotype_table(table: pd.DataFrame, rules: list[ClassRule], cfg: dict | Non
     SCIMAP's rescale assumes); else the config's manual/auto thresholds. Returns
     (labels, support, thresholds used).
     """
-    cfg = settings({"order": "hierarchy", "likely": True, **(cfg or {})})
+    cfg = settings(cfg)
     groups = pd.Series("all", index=table.index) if groups is None else groups.astype(str)
     features = resolve_features(table, sorted({c.feature for r in rules for c in r.conditions}))
     rules = drop_rules_missing_features(rules, set(features.columns))

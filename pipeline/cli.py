@@ -44,9 +44,11 @@ def _write_any_table(df: pd.DataFrame, path: str) -> None:
 def read_workflow(path: str) -> tuple[list, dict]:
     """A gating workflow file -> (rules, classification settings).
 
-    CSV: SCIMAP's phenotype_workflow.csv (hierarchy mode). YAML: a marrowflow config (its
-    `classification` section), the section itself, or a bare list of classes.
+    CSV: SCIMAP's phenotype_workflow.csv (hierarchy mode with 'likely-' names, as SCIMAP). YAML:
+    a marrowflow config (its `classification` section), the section itself, or a bare list of
+    classes, with the pipeline's defaults for what it leaves out.
     """
+    from pipeline.classify import settings
     from pipeline.gating import read_scimap_workflow, rules_from_config
 
     p = Path(path)
@@ -61,9 +63,9 @@ def read_workflow(path: str) -> tuple[list, dict]:
         section = doc.get("classification", doc) if isinstance(doc, dict) else {"classes": doc}
         if not isinstance(section, dict) or not isinstance(section.get("classes"), list):
             raise ConfigError(f"{p}: expected a 'classes' list (under 'classification:' or at the top)")
-        cfg = {k: v for k, v in section.items() if k not in ("classes", "track_vote", "model")}
+        cfg = settings({k: v for k, v in section.items() if k not in ("classes", "track_vote")})
         return rules_from_config(section["classes"], where=f"{p}: classes"), cfg
-    return read_scimap_workflow(p), {"order": "hierarchy", "likely": True}
+    return read_scimap_workflow(p), settings({"order": "hierarchy", "likely": True})
 
 
 def read_gates(path: str) -> pd.DataFrame:

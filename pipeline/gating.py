@@ -286,7 +286,8 @@ def apply_workflow(rescaled: pd.DataFrame, raw: pd.DataFrame, rules: list[ClassR
         columns[group] = labels
     final = np.full(n, unknown, dtype=object)
     for col in columns.values():
-        ok = np.array([v is not None and not str(v).endswith("-rest") for v in col])
+        labels = pd.Series(col, dtype=object)
+        ok = (labels.notna() & ~labels.astype(str).str.endswith("-rest")).to_numpy()
         final[ok] = col[ok]
     roots = [rule.name for rule in rules if rule.parent == next(iter(columns), None)]
     return (pd.Series(final, index=index, name="cell_type"),

@@ -11,12 +11,14 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from pipeline.classify import resolve_features  # noqa: E402
+from pipeline.classify import FRAME_NORM_SUFFIX, resolve_features  # noqa: E402
+from pipeline.thresholds import normalize_per_frame  # noqa: E402
 
 
 def plot_marker_thresholds(cells: pd.DataFrame, thresholds: pd.DataFrame) -> Figure:
     """One panel per feature of `thresholds`: histogram (log x axis when positive) per sample,
-    with a dashed line at each sample's threshold and its method in the legend."""
+    with a dashed line at each sample's threshold and its method in the legend. Features whose
+    cutoffs were found on frame-normalised values are shown normalised the same way."""
     names = list(dict.fromkeys(thresholds["feature"])) if len(thresholds) else []
     n = max(len(names), 1)
     cols = min(n, 3)
@@ -24,6 +26,10 @@ def plot_marker_thresholds(cells: pd.DataFrame, thresholds: pd.DataFrame) -> Fig
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
     features = resolve_features(cells, names)
     groups = cells["sample"].astype(str) if "sample" in cells.columns else pd.Series("all", index=cells.index)
+    normed = sorted(set(thresholds.loc[thresholds["method"].astype(str).str.endswith(FRAME_NORM_SUFFIX), "feature"])
+                    & set(features.columns)) if len(thresholds) else []
+    if normed and "frame" in cells.columns:
+        features = normalize_per_frame(features, normed, cells["frame"], groups)
     for ax, name in zip(axes.ravel(), names):
         ax.set_title(name)
         if name not in features.columns:
@@ -42,7 +48,7 @@ def plot_marker_thresholds(cells: pd.DataFrame, thresholds: pd.DataFrame) -> Fig
                 ax.axvline(t.threshold, color=color, ls="--", label=f"{t.method}: {t.threshold:.3g}")
         if log:
             ax.set_xscale("log")
-        ax.set_xlabel("value")
+        ax.set_xlabel("value, frame-normalised" if name in normed else "value")
         ax.set_ylabel("cells")
         ax.legend(fontsize="x-small")
     for ax in axes.ravel()[len(names):]:

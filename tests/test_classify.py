@@ -95,7 +95,8 @@ def test_frame_normalization_compensates_bleaching():
     for m in MARKERS.values():
         cells[f"mean_{m}"] *= fade
     plain, _ = classify_cells(cells, SIMPLE, channel_names=CHANNELS)
-    norm, _ = classify_cells(cells, {**SIMPLE, "frame_normalization": "median"}, channel_names=CHANNELS)
+    norm, th = classify_cells(cells, {**SIMPLE, "frame_normalization": "median"}, channel_names=CHANNELS)
+    assert (th["method"] == "otsu+frame-median").all()
     acc_plain = (plain["cell_type"].to_numpy() == truth).mean()
     acc_norm = (norm["cell_type"].to_numpy() == truth).mean()
     assert acc_norm > 0.98 and acc_norm > acc_plain + 0.1
@@ -116,3 +117,20 @@ def test_no_classes_gives_unknown():
     cells, _ = make_cells(n=10)
     typed, th = classify_cells(cells, {"classes": []}, channel_names=CHANNELS)
     assert set(typed["cell_type"]) == {"unknown"} and th.empty
+
+
+def test_schema_accepts_the_documented_forms_and_fills_defaults(repo_root):
+    from pipeline.config import load_config, validate_config
+    from pipeline.errors import ConfigError
+
+    cfg = load_config(repo_root / "config.yaml")
+    section = cfg["classification"]
+    assert section["track_vote"]["min_switch_frames"] == 3 and section["min_separation"] == 0.7
+    raw = {"samples": "samples.tsv", "channels": [{"name": "CD34"}], "classification": {"order": "hierarchy",
+           "classes": [{"name": "big", "when": {"CD34": "> 0.3", "area_um2": [20, None], "CD34/CD41": "pos"}},
+                       {"name": "small", "parent": "big", "when": {"eccentricity": [None, 0.5]}}]}}
+    filled = validate_config(raw)["classification"]
+    assert filled["threshold_method"] == "otsu" and filled["track_vote"]["transitions"]["progenitor"]
+    raw["classification"]["classes"][0]["when"] = {"CD34": 0.3}
+    with pytest.raises(ConfigError):
+        validate_config(raw)

@@ -28,3 +28,12 @@ def test_empty_thresholds_still_make_a_figure():
     _, th = classify_cells(cells, {"classes": []}, channel_names=CHANNELS)
     fig = plot_marker_thresholds(cells, th)
     assert len(fig.axes) == 1
+
+
+def test_frame_normalised_cutoffs_are_drawn_on_normalised_values():
+    cells, _ = make_cells(n=400, n_frames=8)
+    cells["mean_CD34"] *= 0.7 ** cells["frame"]
+    _, th = classify_cells(cells, {**SIMPLE, "frame_normalization": "median"}, channel_names=CHANNELS)
+    fig = plot_marker_thresholds(cells, th)
+    ax = next(a for a in fig.axes if a.get_title() == "CD34")
+    assert ax.get_xlabel() == "value, frame-normalised"
