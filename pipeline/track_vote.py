@@ -145,8 +145,10 @@ def vote_along_tracks(tracks: pd.DataFrame, cfg: dict | None = None) -> pd.DataF
     parent_col = out["parent_track_id"] if "parent_track_id" in out.columns else pd.Series(0, index=out.index)
     pos = np.arange(len(out))
     frames = out["frame"].to_numpy()
-    rows_of = {int(t): p for t, p in pd.Series(pos).groupby(out["track_id"].to_numpy()).groups.items()}
-    parents = {int(t): int(p) for t, p in zip(out["track_id"], parent_col.fillna(0))}
+    tracked = out["track_id"].notna().to_numpy()  # untracked rows (no track_id) keep their call
+    ids = out["track_id"].to_numpy()[tracked]
+    rows_of = {int(t): np.asarray(r) for t, r in pd.Series(pos[tracked], index=pos[tracked]).groupby(ids).groups.items()}
+    parents = {int(t): int(p) for t, p in zip(out["track_id"][tracked], parent_col[tracked].fillna(0))}
     voted = obs.copy()
     last_frame = frames.max()
     last_type: dict[int, int] = {}

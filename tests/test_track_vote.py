@@ -87,5 +87,9 @@ def test_unknown_frames_and_disabled_vote():
     assert set(out["cell_type"]) == {U}
     off = vote_along_tracks(track(1, [P, E, P]), {"track_vote": {"enabled": False}})
     assert list(off["cell_type"]) == [P, E, P] and "cell_type_frame" in off.columns
+    untracked = pd.concat([track(2, [M]), track(1, [P, E, P, P])]).reset_index(drop=True)
+    untracked["track_id"] = untracked["track_id"].astype(float)
+    untracked.loc[0, "track_id"] = float("nan")
+    assert list(vote_along_tracks(untracked, {})["cell_type"]) == [M, P, P, P, P]
     with pytest.raises(InputError, match="track_id"):
         vote_along_tracks(pd.DataFrame({"frame": [0], "cell_type": [P]}), {})
