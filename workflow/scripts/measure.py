@@ -8,7 +8,7 @@ from pipeline.step import run_step
 def main(smk):
     meta = MovieMetadata.from_dict(read_json(smk.input.metadata))
     review = load_review(smk.params.review_dir) if smk.input.review_labels else None
-    with open_movie(meta.path, axes=meta.axes, channel_names=meta.channel_names) as movie, \
+    with open_movie(meta.path, axes=meta.file_axes, channel_names=meta.channel_names) as movie, \
             open_labels(smk.input.labels) as labels:
         label_frames = (apply_label_review(frame, t, review) for t, frame in enumerate(labels)) if review else labels
         cells = measure_movie(movie, label_frames, channel_names=meta.channel_names,

@@ -15,7 +15,7 @@ def main(smk):
     channel = segmentation_channel({"channels": smk.params.channels,
                                     "segmentation": smk.params.segmentation}, meta.channel_names)
     frames = range(int(smk.wildcards.start), int(smk.wildcards.stop)) if "start" in smk.wildcards.keys() else None
-    with open_movie(meta.path, axes=meta.axes, channel_names=meta.channel_names) as movie:
+    with open_movie(meta.path, axes=meta.file_axes, channel_names=meta.channel_names) as movie:
         segment_movie(movie, smk.params.segmentation, channel=channel, out_path=smk.output[0], frames=frames)
 
 
