@@ -6,7 +6,8 @@
 # they are not running. Daemons it starts are recorded in $MARROWFLOW_SLURM_STATE (default
 # /run/marrowflow-slurm) so that scripts/slurm_stop.sh stops exactly those and nothing else.
 # Needs root (as in CI). No systemd and no cgroups: proctrack/linuxproc, task/none.
-# Partitions: "main" (default) and "gpu" (same node, no GPU: for testing partition routing).
+# Partitions: "main" (default) and "gpu" (the same node, with one pretend GPU as GRES gpu:1), for
+# testing partition and GRES routing (workflow/profiles/slurm-gpu).
 set -euo pipefail
 
 STATE_DIR="${MARROWFLOW_SLURM_STATE:-/run/marrowflow-slurm}"
@@ -68,13 +69,17 @@ SchedulerType=sched/backfill
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
+GresTypes=gpu
 MpiDefault=none
 ReturnToService=2
 MinJobAge=600
 SlurmdTimeout=60
-NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
+NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb Gres=gpu:1 State=UNKNOWN
 PartitionName=main Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 PartitionName=gpu Nodes=localhost Default=NO MaxTime=INFINITE State=UP"
+# one pretend GPU (/dev/null), so that --gres=gpu:1 requests are scheduled and can be tested
+gres_conf="$MARKER
+NodeName=localhost Name=gpu File=/dev/null"
 conf_changed=0
 if [ -e "$CONF" ] && ! grep -qxF "$MARKER" "$CONF"; then
     die "$CONF exists and was not written by this script; this machine already has a SLURM
@@ -83,6 +88,10 @@ fi
 if [ ! -e "$CONF" ] || [ "$(cat "$CONF")" != "$new_conf" ]; then
     mkdir -p /etc/slurm
     printf '%s\n' "$new_conf" > "$CONF.tmp" && mv "$CONF.tmp" "$CONF"
+    conf_changed=1
+fi
+if [ ! -e /etc/slurm/gres.conf ] || [ "$(cat /etc/slurm/gres.conf)" != "$gres_conf" ]; then
+    printf '%s\n' "$gres_conf" > /etc/slurm/gres.conf.tmp && mv /etc/slurm/gres.conf.tmp /etc/slurm/gres.conf
     conf_changed=1
 fi
 mkdir -p /var/spool/slurmctld /var/spool/slurmd /var/log/slurm

@@ -1,0 +1,207 @@
+"""The workflow on a real one-node SLURM cluster (scripts/slurm_local.sh), through the profiles
+workflow/profiles/slurm and slurm-gpu and snakemake-executor-plugin-slurm.
+
+Needs root (it installs Debian's SLURM packages when missing and starts the daemons on loopback);
+the module stops at the end exactly the daemons it started. Independent runs go concurrently:
+each SLURM run spends most of its time waiting between the executor's status checks.
+"""
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+pytestmark = pytest.mark.slurm
+
+REPO = Path(__file__).resolve().parents[1]
+PROFILES = REPO / "workflow" / "profiles"
+SLURMCTLD_LOG = Path("/var/log/slurm/slurmctld.log")
+# what a test cluster needs on top of a profile: no account, a fast first status check
+TEST_CLUSTER_ARGS = ["--slurm-no-account", "--slurm-init-seconds-before-status-checks", "1"]
+SMALL_DEMO = """\
+demo:
+  control: {seed: 1, n_frames: 6, size: 128, n_founders: 6}
+  epo: {seed: 2, n_frames: 6, size: 128, n_founders: 6}
+"""
+# fails with less than 300 MB: passes on the profile's retry, which asks for more
+TINY = """\
+rule segment:
+    output: "out/a.txt"
+    log: "logs/segment/a.log"
+    resources:
+        mem_mb=lambda wc, attempt: 200 * attempt,
+        runtime=5,
+    shell: "echo job=${{SLURM_JOB_ID:-none}} mem={resources.mem_mb} > {log};"
+           " test {resources.mem_mb} -ge 300; echo a > {output}"
+"""
+BROKEN = """\
+rule broken:
+    output: "out/never.txt"
+    log: "logs/broken/never.log"
+    resources: mem_mb=100, runtime=5
+    shell: "echo 'about to fail' > {log}; exit 3"
+"""
+
+
+@dataclass
+class Run:
+    workdir: Path
+    returncode: int
+    output: str
+    seconds: float
+
+
+def start(workdir: Path, *args: str) -> tuple[subprocess.Popen, float]:
+    proc = subprocess.Popen([sys.executable, "-m", "snakemake", *args], cwd=workdir, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return proc, time.perf_counter()
+
+
+def finish(workdir: Path, started: tuple[subprocess.Popen, float], timeout: int = 300) -> Run:
+    proc, t0 = started
+    try:
+        output, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        output, _ = proc.communicate()
+        pytest.fail(f"snakemake in {workdir} took over {timeout} s:\n{output[-4000:]}")
+    return Run(workdir, proc.returncode, output, time.perf_counter() - t0)
+
+
+def slurm_args(profile: str) -> list[str]:
+    return ["--profile", str(PROFILES / profile), *TEST_CLUSTER_ARGS]
+
+
+@pytest.fixture(scope="module")
+def slurm(tmp_path_factory):
+    """A running local SLURM; stops at the end what this fixture started (nothing otherwise)."""
+    env = {**os.environ, "MARROWFLOW_SLURM_STATE": str(tmp_path_factory.mktemp("slurm-state"))}
+    subprocess.run(["bash", str(REPO / "scripts" / "slurm_local.sh")], env=env, check=True,
+                   timeout=600)
+    yield
+    subprocess.run(["bash", str(REPO / "scripts" / "slurm_stop.sh")], env=env, check=True,
+                   timeout=120)
+
+
+@pytest.fixture(scope="module")
+def tiny_runs(slurm, tmp_path_factory) -> dict[str, Run]:
+    """The retrying GPU workflow and the failing one, run side by side on the cluster."""
+    dirs = {"gpu": tmp_path_factory.mktemp("tiny-gpu"), "broken": tmp_path_factory.mktemp("broken")}
+    (dirs["gpu"] / "Snakefile").write_text(TINY)
+    (dirs["broken"] / "Snakefile").write_text(BROKEN)
+    started = {"gpu": start(dirs["gpu"], *slurm_args("slurm-gpu")),
+               "broken": start(dirs["broken"], *slurm_args("slurm"), "--retries", "0")}
+    return {name: finish(dirs[name], s) for name, s in started.items()}
+
+
+def submitted_job_ids(output: str) -> list[str]:
+    return re.findall(r"submitted with SLURM jobid (\d+)", output)
+
+
+def slurm_jobs(job_ids: list[str]) -> dict[str, dict[str, str]]:
+    """State, partition, memory, comment (the rule) and GRES of finished or running jobs."""
+    out = subprocess.run(["squeue", "-h", "-t", "all", "-j", ",".join(job_ids),
+                          "-o", "%i|%T|%P|%m|%k|%b"], capture_output=True, text=True,
+                         check=True).stdout
+    rows = [line.split("|") for line in out.strip().splitlines()]
+    return {r[0]: {"state": r[1], "partition": r[2], "mem": r[3], "comment": r[4], "gres": r[5]}
+            for r in rows}
+
+
+def assert_in_controller_log(job_ids: list[str]) -> None:
+    text = SLURMCTLD_LOG.read_text(errors="replace")
+    for job_id in job_ids:
+        assert re.search(rf"_slurm_rpc_submit_batch_job: JobId={job_id}\b", text), job_id
+
+
+def test_gpu_profile_retry_asks_for_more_memory_on_the_gpu_partition(tiny_runs):
+    run = tiny_runs["gpu"]
+    assert run.returncode == 0, run.output[-4000:]
+    assert (run.workdir / "out" / "a.txt").read_text() == "a\n"
+    ids = sorted(submitted_job_ids(run.output), key=int)
+    jobs = slurm_jobs(ids)
+    assert len(ids) == 2 and set(jobs) == set(ids), run.output[-4000:]
+    assert_in_controller_log(ids)
+    first, retry = jobs[ids[0]], jobs[ids[1]]
+    assert (first["mem"], first["state"]) == ("200M", "FAILED")
+    assert (retry["mem"], retry["state"]) == ("400M", "COMPLETED")
+    assert {j["partition"] for j in jobs.values()} == {"gpu"}
+    assert {j["gres"] for j in jobs.values()} == {"gres:gpu:1"}
+    # the rule's own log was written inside the retried SLURM job
+    assert (run.workdir / "logs/segment/a.log").read_text() == f"job={ids[1]} mem=400\n"
+
+
+def test_failing_rule_fails_the_run_and_names_its_log(tiny_runs):
+    run = tiny_runs["broken"]
+    assert run.returncode != 0
+    assert "Error in rule broken" in run.output
+    assert "logs/broken/never.log" in run.output
+    assert (run.workdir / "logs/broken/never.log").read_text() == "about to fail\n"
+    ids = submitted_job_ids(run.output)
+    assert len(ids) == 1 and slurm_jobs(ids)[ids[0]]["state"] == "FAILED"
+    assert not (run.workdir / "out" / "never.txt").exists()
+
+
+def test_gpu_profile_is_the_slurm_profile_plus_gpu_lines():
+    plain = yaml.safe_load((PROFILES / "slurm" / "config.yaml").read_text())
+    gpu = yaml.safe_load((PROFILES / "slurm-gpu" / "config.yaml").read_text())
+    differ = {k for k in plain.keys() | gpu.keys() if plain.get(k) != gpu.get(k)}
+    assert differ == {"groups", "set-resources"}
+    assert set(gpu["set-resources"]) == {"segment"}
+    assert "segment=sample" in plain["groups"]
+    assert not any(g.startswith("segment=") for g in gpu["groups"])
+    assert {g.split("=")[0] for g in gpu["groups"]} | {"segment"} == {
+        g.split("=")[0] for g in plain["groups"]}
+
+
+def copy_workflow(dst: Path) -> Path:
+    """The repository's workflow with a small demo (2 samples x 6 frames of 128 x 128)."""
+    dst.mkdir(parents=True)
+    for name in ("Snakefile", "config.yaml", "samples.tsv"):
+        shutil.copy(REPO / name, dst / name)
+    shutil.copytree(REPO / "workflow", dst / "workflow",
+                    ignore=shutil.ignore_patterns("__pycache__", ".snakemake"))
+    (dst / "small.yaml").write_text(SMALL_DEMO)
+    return dst
+
+
+def result_files(root: Path) -> dict[str, bytes]:
+    """Every file under results/ except provenance records (times, command, host differ)."""
+    return {p.relative_to(root).as_posix(): p.read_bytes()
+            for p in sorted((root / "results").rglob("*"))
+            if p.is_file() and p.name != "provenance.json"}
+
+
+def test_demo_on_slurm_matches_local_run(slurm, tmp_path):
+    demo_args = ["--configfile", "config.yaml", "small.yaml"]
+    local_dir, cluster_dir = copy_workflow(tmp_path / "local"), copy_workflow(tmp_path / "slurm")
+    started_cluster = start(cluster_dir, *slurm_args("slurm"), *demo_args)
+    local = finish(local_dir, start(local_dir, "--cores", "2", *demo_args))
+    cluster = finish(cluster_dir, started_cluster)
+    assert local.returncode == 0, local.output[-4000:]
+    assert cluster.returncode == 0, cluster.output[-4000:]
+    print(f"\ndemo wall time (side by side): local --cores 2 {local.seconds:.1f} s, "
+          f"SLURM {cluster.seconds:.1f} s")
+
+    ids = submitted_job_ids(cluster.output)
+    jobs = slurm_jobs(ids)
+    assert ids and set(jobs) == set(ids)
+    assert {j["state"] for j in jobs.values()} == {"COMPLETED"}
+    assert {j["partition"] for j in jobs.values()} == {"main"}
+    assert_in_controller_log(ids)
+    # every per-sample step went in one group job per sample, the summary on its own
+    comments = sorted(j["comment"] for j in jobs.values())
+    assert len(comments) == 3 and sum("group_sample" in c for c in comments) == 2, comments
+
+    local_files, cluster_files = result_files(local_dir), result_files(cluster_dir)
+    assert any(name.endswith("counts.csv") for name in local_files)
+    assert sorted(cluster_files) == sorted(local_files)
+    differing = [n for n in local_files if local_files[n] != cluster_files[n]]
+    assert not differing, f"results differ between the local and the SLURM run: {differing}"
