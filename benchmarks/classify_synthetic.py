@@ -47,15 +47,15 @@ def run(seed: int, params: dict, cfg: dict) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
-    ap.add_argument("--method", default="otsu")
-    ap.add_argument("--order", default="ordered")
+    ap.add_argument("--method", help="otsu or gmm (default: config.yaml's)")
+    ap.add_argument("--order", help="ordered or hierarchy (default: config.yaml's)")
     ap.add_argument("--rates", default="0.06,0.04,0.03", help="erythroid,myeloid,megakaryocyte per h")
     ap.add_argument("--frames", type=int, default=30)
     ap.add_argument("--marker-brightness", type=float, default=600.0, help="lower: noisier per-frame calls")
     args = ap.parse_args()
     with open("config.yaml", encoding="utf-8") as fh:
         cfg = yaml.safe_load(fh)["classification"]
-    cfg = {**cfg, "threshold_method": args.method, "order": args.order}
+    cfg = {**cfg, **{k: v for k, v in (("threshold_method", args.method), ("order", args.order)) if v}}
     er, my, mk = (float(v) for v in args.rates.split(","))
     params = {"n_frames": args.frames, "marker_brightness": args.marker_brightness,
               "differentiation_rate_per_h": {"erythroid": er, "myeloid": my, "megakaryocyte": mk}}
