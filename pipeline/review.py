@@ -261,12 +261,28 @@ def apply_label_review(labels_frame: np.ndarray, t: int, review: Review) -> np.n
 
 
 def apply_type_review(cells: pd.DataFrame, review: Review) -> pd.DataFrame:
-    """Reviewed cells get the reviewer's `cell_type`, type_score 1 and type_source 'review'."""
-    from pipeline.classify import apply_reviewed_types
+    """Reviewed cells get the reviewer's `cell_type`, type_score 1 and type_source 'review';
+    rows of the review naming no cell are ignored. Returns a new table in the same row order.
 
+    (Same rule as `pipeline.classify.apply_reviewed_types`, without importing the classifier.)
+    """
+    out = cells.copy()
     if len(review.cell_types) == 0:
-        return cells.copy()
-    return apply_reviewed_types(cells, review.cell_types)
+        return out
+    rev = review.cell_types.drop_duplicates(["frame", "label"], keep="last")
+    key = pd.MultiIndex.from_arrays([rev["frame"].to_numpy(np.int64), rev["label"].to_numpy(np.int64)])
+    lookup = pd.Series(rev["cell_type"].astype(str).to_numpy(), index=key)
+    found = lookup.reindex(pd.MultiIndex.from_arrays([out["frame"].to_numpy(np.int64),
+                                                      out["label"].to_numpy(np.int64)]))
+    hit = found.notna().to_numpy()
+    if "type_source" not in out.columns:
+        out["type_source"] = "rule"
+    out["type_score"] = out["type_score"].astype(float) if "type_score" in out else np.nan
+    out["cell_type"] = out["cell_type"].astype(object) if "cell_type" in out else "unknown"
+    out.loc[hit, "cell_type"] = found.to_numpy()[hit]
+    out.loc[hit, "type_score"] = 1.0
+    out.loc[hit, "type_source"] = "review"
+    return out
 
 
 def type_edits(tracks: pd.DataFrame, frame: int, label: int, cell_type: str, *,

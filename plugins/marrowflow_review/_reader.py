@@ -28,6 +28,18 @@ def type_colours(classes: list[str]) -> dict[str, str]:
     return out
 
 
+def type_colormap(classes: list[str]):
+    """A step colormap for the cell types layer: value 0 transparent, value k the k-th class's
+    colour (shown with contrast limits (-0.5, n + 0.5) so each value sits mid-step)."""
+    from napari.utils.colormaps import Colormap
+    from napari.utils.colormaps.standardize_color import transform_color
+
+    colours = type_colours(classes)
+    rgba = np.vstack([[0, 0, 0, 0], *[transform_color(colours[c])[0] for c in classes]])
+    return Colormap(colors=rgba, controls=np.linspace(0, 1, len(rgba) + 1), interpolation="zero",
+                    name="marrowflow cell types")
+
+
 def _contrast(frame: np.ndarray) -> tuple[float, float]:
     lo, hi = np.percentile(frame[:: max(1, frame.shape[0] // 256)], [0.5, 99.8])
     return (float(lo), float(hi if hi > lo else lo + 1))
@@ -46,13 +58,10 @@ def session_layers(session: ReviewSession) -> list[tuple]:
                                "scale": scale, "contrast_limits": _contrast(stack.frame(0)),
                                "metadata": meta}, "image"))
     layers.append((session.labels, {"name": "labels", "scale": scale, "metadata": meta, "opacity": 0.4}, "labels"))
-    from napari.utils.colormaps import DirectLabelColormap
-
-    colours = type_colours(session.classes)
-    cmap = {None: "transparent", 0: "transparent"}
-    cmap.update({session.type_index(c): colours[c] for c in session.classes})
     layers.append((session.type_map, {"name": "cell types", "scale": scale, "metadata": meta, "opacity": 0.6,
-                                      "colormap": DirectLabelColormap(color_dict=cmap)}, "labels"))
+                                      "colormap": type_colormap(session.classes),
+                                      "contrast_limits": (-0.5, len(session.classes) + 0.5),
+                                      "interpolation2d": "nearest", "blending": "translucent"}, "image"))
     if session.has_tracks and len(session.tracks):
         data, graph = session.napari_tracks()
         layers.append((data, {"name": "tracks", "graph": graph, "scale": scale, "metadata": meta,

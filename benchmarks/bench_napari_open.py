@@ -1,0 +1,88 @@
+"""Time from opening a results folder in napari (marrowflow reader) to the first shown frame.
+
+    .venv/bin/python benchmarks/bench_napari_open.py [results/<sample>] [--frames 92] [--size 1024]
+
+Without a path it builds (once) a synthetic 92-frame 1024x1024 two-channel project under
+/tmp/marrowflow_bench and opens that. Needs a display: without $DISPLAY it starts Xvfb
+(pyvirtualdisplay). Reports viewer start, open -> first drawn frame (target < 5 s), and the time
+to show another frame.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def _synthetic(frames: int, size: int) -> Path:
+    from marrowflow_review._demo import make_demo_results
+
+    project = Path(f"/tmp/marrowflow_bench/{frames}x{size}")
+    results = project / "results" / "bench"
+    if not (results / "tracks.parquet").is_file():
+        t0 = time.perf_counter()
+        make_demo_results(project, "bench", n_frames=frames, shape=(size, size), n_cells=400, radius=6,
+                          channel_names=("nuclei", "CD34"))
+        print(f"built synthetic results in {time.perf_counter() - t0:.1f} s: {results}")
+    return results
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("results", nargs="?", help="a results/<sample>/ folder (default: synthetic)")
+    parser.add_argument("--frames", type=int, default=92)
+    parser.add_argument("--size", type=int, default=1024)
+    args = parser.parse_args(argv)
+    display = None
+    if not os.environ.get("DISPLAY"):
+        from pyvirtualdisplay import Display
+
+        display = Display(visible=False, size=(1600, 1000))
+        display.start()
+    os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
+    results = Path(args.results) if args.results else _synthetic(args.frames, args.size)
+
+    import napari
+    from qtpy.QtWidgets import QApplication
+
+    t0 = time.perf_counter()
+    viewer = napari.Viewer(show=True)
+    viewer.window._qt_window.resize(1400, 900)
+    QApplication.processEvents()
+    t_viewer = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    viewer.open(str(results), plugin="marrowflow")
+    QApplication.processEvents()
+    viewer.screenshot(canvas_only=True, flash=False)  # forces the first frame to be drawn
+    t_open = time.perf_counter() - t0
+
+    n_frames = viewer.layers["labels"].data.shape[0]
+    t0 = time.perf_counter()
+    viewer.dims.set_current_step(0, n_frames // 2)
+    QApplication.processEvents()
+    viewer.screenshot(canvas_only=True, flash=False)
+    t_step = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    _, widget = viewer.window.add_plugin_dock_widget("marrowflow", "Review")
+    QApplication.processEvents()
+    t_widget = time.perf_counter() - t0
+    n_cells = len(widget.session.tracks)
+
+    print(f"results: {results} ({n_frames} frames, {viewer.layers['labels'].data.shape[1:]} px, {n_cells} cells)")
+    print(f"viewer start: {t_viewer:.2f} s")
+    print(f"open -> first frame shown: {t_open:.2f} s  (target < 5 s)")
+    print(f"show frame {n_frames // 2}: {t_step:.2f} s")
+    print(f"dock review widget: {t_widget:.2f} s")
+    viewer.close()
+    if display is not None:
+        display.stop()
+    sys.exit(0 if t_open < 5 else 1)
+
+
+if __name__ == "__main__":
+    main()
