@@ -44,6 +44,22 @@ def _links(tracks: pd.DataFrame) -> dict:
     return {int(k): (int(v["frame"].min()), int(v["frame"].max()), int(v["parent_track_id"].iloc[0])) for k, v in g}
 
 
+def test_editable_labels_index_like_numpy():
+    base = np.arange(2 * 3 * 4, dtype=np.uint32).reshape(2, 3, 4)
+    stack = EditableLabels(lambda t: base[t], 2, (3, 4))
+    np.testing.assert_array_equal(stack[1], base[1])
+    np.testing.assert_array_equal(stack[0:2, 1], base[0:2, 1])
+    idx = (np.array([0, 1, 1]), np.array([0, 2, 1]), np.array([3, 0, 1]))
+    np.testing.assert_array_equal(stack[idx], base[idx])
+    stack[idx] = 99
+    stack[0:1, 0:1, 0:2] = np.full((1, 1, 2), 7)
+    expected = base.copy()
+    expected[idx] = 99
+    expected[0:1, 0:1, 0:2] = 7
+    np.testing.assert_array_equal(stack[:], expected)
+    assert stack.edited == {0, 1} and base[1, 2, 0] == 20  # the source is never written
+
+
 def test_reader_gives_channels_labels_types_tracks(make_napari_viewer, results):
     assert napari_get_reader(str(results / "metadata.json")) is not None
     assert napari_get_reader(str(results.parent)) is None
@@ -164,6 +180,12 @@ def test_paint_with_mouse_and_save(make_napari_viewer, qtbot, results):
     assert "all saved" in widget.status.text()
     assert sorted(p.name for p in results.rglob("*")) == before  # nothing written into results/
     assert all(p.stat().st_mtime_ns == m for p, m in mtimes.items())
+    widget.choose_folder(str(results / "mine"))
+    assert "never written into results" in widget.status.text()
+    other = results.parent.parent / "reviews_b" / "s1"
+    widget.choose_folder(str(other))
+    assert widget.session.review_dir == other and widget.session.saved.is_empty
+    assert labels.data[3, 20, 20] == 0  # the segmentation again: that folder holds no review
 
 
 def test_npe2_validate_with_imports():

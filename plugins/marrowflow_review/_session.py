@@ -64,10 +64,7 @@ class ReviewSession:
         self.results_dir = found.resolve()
         self.sample = self.results_dir.name
         self.project_dir = self.results_dir.parent.parent
-        self.review_dir = Path(review_dir) if review_dir else self.project_dir / "reviews" / self.sample
-        if self.review_dir.resolve().is_relative_to(self.results_dir):
-            raise InputError(f"{self.review_dir}: reviews are never written into results/. Fix: choose a "
-                             "folder outside the results folder")
+        self.review_dir = self._check_review_dir(review_dir or self.project_dir / "reviews" / self.sample)
         self.metadata = MovieMetadata.from_dict(read_json(self.results_dir / "metadata.json"))
         self.saved = rv.load_review(self.review_dir)
         self.pending = rv.Review()
@@ -88,6 +85,25 @@ class ReviewSession:
                                      self.metadata.n_frames, shape)
         self.labels.on_edit.append(self._labels_edited)
         self.type_map = FrameStack(self.type_frame, self.metadata.n_frames, shape, np.uint8)
+
+    def _check_review_dir(self, path: str | os.PathLike) -> Path:
+        path = Path(path)
+        if path.resolve().is_relative_to(self.results_dir.parent):
+            raise InputError(f"{path}: reviews are never written into results/. Fix: choose a folder "
+                             f"outside {self.results_dir.parent} (default: <project>/reviews/{self.sample})")
+        return path
+
+    def set_review_dir(self, path: str | os.PathLike) -> None:
+        """Review into another folder (its review, if any, is loaded); refused with unsaved edits."""
+        if self.unsaved:
+            raise ValueError("save or discard the unsaved edits before choosing another review folder")
+        self.review_dir = self._check_review_dir(path)
+        self.saved = rv.load_review(self.review_dir)
+        self.tracks = self._read_cells()
+        self.labels.frames.clear()
+        self.labels.invalidate()
+        self.type_map.invalidate()
+        self._log(f"review folder: {self.review_dir}")
 
     # ------------------------------------------------------------------ reading
     def _read_cells(self) -> pd.DataFrame:

@@ -16,6 +16,7 @@ from qtpy.QtWidgets import (
     QSpinBox, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget,
 )
 
+from pipeline.errors import InputError
 from marrowflow_review._lineage import draw_lineage, lineage_tree
 from marrowflow_review._reader import SESSION_KEY, type_colours
 
@@ -40,7 +41,12 @@ class ReviewWidget(QWidget):
         layout.addWidget(self.tabs)
         self.save_button = QPushButton("Save review")
         self.save_button.clicked.connect(self.save)
-        layout.addWidget(self.save_button)
+        self.folder_button = QPushButton("Review folder...")
+        self.folder_button.clicked.connect(self.choose_folder)
+        row = QHBoxLayout()
+        row.addWidget(self.save_button)
+        row.addWidget(self.folder_button)
+        layout.addLayout(row)
         self.status = QLabel("")
         self.status.setWordWrap(True)
         layout.addWidget(self.status)
@@ -162,7 +168,7 @@ class ReviewWidget(QWidget):
         else:
             return
         s = self.session
-        self.header.setText(f"sample {s.sample}: {s.results_dir}\nreview saved to {s.review_dir}")
+        self._header()
         self._build_legend()
         self.type_filter.blockSignals(True)
         self.type_filter.clear()
@@ -173,6 +179,10 @@ class ReviewWidget(QWidget):
             if layer is not None and self._on_click not in layer.mouse_drag_callbacks:
                 layer.mouse_drag_callbacks.append(self._on_click)
         self.refresh()
+
+    def _header(self) -> None:
+        s = self.session
+        self.header.setText(f"sample {s.sample}: {s.results_dir}\nreview saved to {s.review_dir}")
 
     def _build_legend(self) -> None:
         while self.legend.count():
@@ -275,7 +285,7 @@ class ReviewWidget(QWidget):
     def _run(self, action, *args) -> bool:
         try:
             action(*args)
-        except ValueError as err:
+        except (ValueError, InputError) as err:
             self.status.setText(f"not done: {err}")
             return False
         self.refresh()
@@ -321,6 +331,22 @@ class ReviewWidget(QWidget):
     def delete_track(self) -> None:
         """Delete the selected track."""
         self._run(lambda: self.session.delete_track(self._selected_track()))
+
+    def choose_folder(self, path: str | None = None) -> None:
+        """Save the review into another folder (asks for it when `path` is None)."""
+        if self.session is None:
+            return
+        if not path:
+            from qtpy.QtWidgets import QFileDialog
+
+            path = QFileDialog.getExistingDirectory(self, "Review folder", str(self.session.review_dir.parent))
+        if path:
+            self._run(self.session.set_review_dir, path)
+            self._header()
+            for name in ("labels", "cell types"):
+                layer = self._layer(name)
+                if layer is not None:
+                    layer.refresh()
 
     def save(self) -> None:
         """Save the pending edits into reviews/<sample>/ (merged with what is there)."""
