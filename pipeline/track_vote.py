@@ -30,6 +30,7 @@ VOTE_DEFAULTS = {"enabled": True, "min_switch_frames": 3,
 UNKNOWN = "unknown"
 _SWITCH_COST = 1e-6
 _REVIEW_GAIN = 1e6
+_BATCH = 256  # tracks solved together (memory ~ batch x frames x states)
 
 
 def _settings(cfg: dict | None) -> dict:
@@ -78,36 +79,52 @@ class _Chain:
             v[(self.kind != prior) & self.allowed[prior, self.kind] & (self.run == 1) & ~self.first] = -_SWITCH_COST
         return v
 
-    def best_path(self, gain: np.ndarray, prior: int | None) -> np.ndarray:
-        """Type index per frame maximising the summed gain; gain is (frames, types)."""
-        n_frames = gain.shape[0]
-        back = np.zeros((n_frames, self.n), dtype=np.int64)
+    def best_paths(self, gains: list[np.ndarray], priors: list[int | None]) -> list[np.ndarray]:
+        """Type index per frame maximising the summed gain, for several tracks at once.
+
+        gains[i] is (frames_i, types); priors[i] the mother's type index or None.
+        """
+        n, length = len(gains), np.array([len(g) for g in gains])
+        T = int(length.max())
+        G = np.zeros((n, T, len(self.types)))
+        for i, g in enumerate(gains):
+            G[i, :len(g)] = g
+        gs = G[:, :, self.kind]  # (tracks, frames, states)
         entering = (self.run == 1) & ~self.first  # states reached by a change of type
-        closed = np.where(entering & (gain[:, self.kind] <= 0), -np.inf, 0.0)  # (frames, states)
-        score = self.start(prior) + closed[0] + gain[0, self.kind]
-        for t in range(1, n_frames):
-            cand = score[:, None] + self.move + closed[t][None, :]
-            back[t] = np.argmax(cand, axis=0)
-            score = cand[back[t], np.arange(self.n)] + gain[t, self.kind]
-        state = int(np.argmax(np.where(self.can_end, score, -np.inf)))
-        path = np.empty(n_frames, dtype=np.int64)
-        for t in range(n_frames - 1, -1, -1):
-            path[t] = self.kind[state]
-            state = back[t, state]
-        return path
+        closed = np.where(entering & (gs <= 0), -np.inf, 0.0)
+        score = np.stack([self.start(p) for p in priors]) + closed[:, 0] + gs[:, 0]
+        back = np.broadcast_to(np.arange(self.n), (n, T, self.n)).copy()
+        for t in range(1, T):
+            cand = score[:, :, None] + self.move[None] + closed[:, t, None, :]
+            best = cand.argmax(axis=1)
+            new = np.take_along_axis(cand, best[:, None, :], axis=1)[:, 0] + gs[:, t]
+            live = (t < length)[:, None]  # finished tracks keep their score and state
+            score = np.where(live, new, score)
+            back[:, t] = np.where(live, best, back[:, t])
+        state = np.argmax(np.where(self.can_end, score, -np.inf), axis=1)
+        path = np.empty((n, T), dtype=np.int64)
+        for t in range(T - 1, -1, -1):
+            path[:, t] = self.kind[state]
+            state = back[np.arange(n), t, state]
+        return [path[i, :length[i]] for i in range(n)]
 
 
-def _track_order(parents: dict[int, int]) -> list[int]:
-    """Track ids with every mother before its daughters."""
-    order, done = [], set()
+def _generations(parents: dict[int, int]) -> list[list[int]]:
+    """Track ids grouped by generation (founders first), so mothers come before daughters."""
+    depth: dict[int, int] = {}
     for tid in sorted(parents):
         chain = []
-        while tid not in done and tid in parents:
+        while tid in parents and tid not in depth and tid not in chain:
             chain.append(tid)
-            done.add(tid)
             tid = parents[tid]
-        order.extend(reversed(chain))
-    return order
+        d = depth.get(tid, -1)
+        for t in reversed(chain):
+            d += 1
+            depth[t] = d
+    levels: list[list[int]] = [[] for _ in range(max(depth.values(), default=-1) + 1)]
+    for tid in sorted(depth):
+        levels[depth[tid]].append(tid)
+    return levels
 
 
 def vote_along_tracks(tracks: pd.DataFrame, cfg: dict | None = None) -> pd.DataFrame:
@@ -156,17 +173,24 @@ def vote_along_tracks(tracks: pd.DataFrame, cfg: dict | None = None) -> pd.DataF
     children: dict[int, list[int]] = {}
     for tid, parent in parents.items():
         children.setdefault(parent, []).append(tid)
-    for tid in _track_order(parents):
-        rows = ordered_rows[tid]
-        mother = last_type.get(parents[tid])
-        prior = None if mother is None or types[mother] == UNKNOWN else mother
-        ahead = _lookahead([ordered_rows[c] for c in children.get(tid, [])], gain, chain.L - 1)
-        path = chain.best_path(np.vstack([gain[rows], ahead]), prior)[:len(rows)]
-        if vote["keep_end_switch"] and frames[rows[-1]] == last_frame and tid not in children:
-            path = _end_switch(path, obs[rows], chain, prior)
-        voted[rows] = path
-        last_type[tid] = int(path[-1])
-        _segment_scores(rows, path, obs, weight, score)
+    for level in _generations(parents):
+        for start in range(0, len(level), _BATCH):
+            batch = level[start:start + _BATCH]
+            priors = []
+            for tid in batch:
+                mother = last_type.get(parents[tid])
+                priors.append(None if mother is None or types[mother] == UNKNOWN else mother)
+            gains = [np.vstack([gain[ordered_rows[tid]],
+                                _lookahead([ordered_rows[c] for c in children.get(tid, [])], gain, chain.L - 1)])
+                     for tid in batch]
+            for tid, prior, path in zip(batch, priors, chain.best_paths(gains, priors)):
+                rows = ordered_rows[tid]
+                path = path[:len(rows)]
+                if vote["keep_end_switch"] and frames[rows[-1]] == last_frame and tid not in children:
+                    path = _end_switch(path, obs[rows], chain, prior)
+                voted[rows] = path
+                last_type[tid] = int(path[-1])
+                _segment_scores(rows, path, obs, weight, score)
     changed = (voted != obs) & ~reviewed
     out["cell_type"] = np.where(reviewed, out["cell_type"].astype(str), np.array(types, dtype=object)[voted])
     out.loc[changed, "type_source"] = "track-vote"
