@@ -390,9 +390,11 @@ def apply_track_review(tracks: pd.DataFrame, review: Review) -> pd.DataFrame:
     return apply_track_edits(tracks, review.track_edits)
 
 
-def review_fixed_links(review: Review) -> pd.DataFrame:
+def review_fixed_links(review: Review, cells: pd.DataFrame | None = None) -> pd.DataFrame:
     """Confirmed links (`link`/`divide` not undone by a later `unlink` or `delete`) as
-    `frame, label, next_frame, next_label` for `pipeline.track.track_cells(fixed_links=...)`."""
+    `frame, label, next_frame, next_label` for `pipeline.track.track_cells(fixed_links=...)`.
+
+    With `cells` (frame, label), links naming a cell it lacks are dropped with a ReviewWarning."""
     links: dict[tuple[int, int, int, int], bool] = {}
     for row in review.track_edits.itertuples(index=False):
         key = (int(row.frame), int(row.label), int(row.next_frame), int(row.next_label))
@@ -404,8 +406,17 @@ def review_fixed_links(review: Review) -> pd.DataFrame:
             cell = key[:2]
             links = {k: v for k, v in links.items() if k[:2] != cell and k[2:] != cell}
     cols = ["frame", "label", "next_frame", "next_label"]
-    return pd.DataFrame(list(links), columns=cols, dtype=np.int64) if links else \
+    out = pd.DataFrame(list(links), columns=cols, dtype=np.int64) if links else \
         pd.DataFrame({c: pd.Series(dtype=np.int64) for c in cols})
+    if cells is not None and len(out):
+        known = pd.MultiIndex.from_arrays([cells["frame"].to_numpy(np.int64), cells["label"].to_numpy(np.int64)])
+        ok = (pd.MultiIndex.from_arrays([out["frame"], out["label"]]).isin(known)
+              & pd.MultiIndex.from_arrays([out["next_frame"], out["next_label"]]).isin(known))
+        if not ok.all():
+            warnings.warn(f"{int((~ok).sum())} reviewed link(s) name cells that are not in the cells table "
+                          "(their frame was segmented again) and were dropped", ReviewWarning, stacklevel=2)
+        out = out[ok].reset_index(drop=True)
+    return out
 
 
 def _edit(action: str, a: tuple[int, int], b: tuple[int, int] = (-1, -1)) -> dict[str, Any]:

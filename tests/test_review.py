@@ -97,8 +97,12 @@ def test_fixed_links_keep_confirmed_links_only():
     rows = [{"action": "link", "frame": 1, "label": 1, "next_frame": 2, "next_label": 1},
             {"action": "divide", "frame": 4, "label": 1, "next_frame": 5, "next_label": 2},
             {"action": "unlink", "frame": 1, "label": 1, "next_frame": 2, "next_label": 1}]
-    links = review_fixed_links(Review(track_edits=pd.DataFrame(rows)))
+    review = Review(track_edits=pd.DataFrame(rows))
+    links = review_fixed_links(review)
     assert links.to_dict("records") == [{"frame": 4, "label": 1, "next_frame": 5, "next_label": 2}]
+    with pytest.warns(ReviewWarning, match="dropped"):
+        assert len(review_fixed_links(review, cells=_tracks()[lambda d: d["frame"] != 5])) == 0
+    assert len(review_fixed_links(review, cells=_tracks())) == 1
 
 
 def test_type_edits_along_track_and_apply_type_review():
@@ -174,3 +178,19 @@ def test_merge_reviews_keeps_old_and_new():
 def test_save_refuses_frames_without_labels(tmp_path):
     with pytest.raises(ValueError, match="labels were not given"):
         save_review(tmp_path, Review(reviewed_frames=[0]), n_frames=2, shape_zyx=(3, 3))
+
+
+def test_track_step_honours_a_reviewed_join():
+    """The track step's path: fixed links from the review into track_cells, then the edits replayed
+    (a no-op for links the tracker already kept)."""
+    from pipeline.track import track_cells
+
+    cells = pd.DataFrame([(f, lab, y, 10.0 + f) for lab, y in ((1, 10.0), (2, 30.0)) for f in range(6)],
+                         columns=["frame", "label", "y", "x"])
+    edits = pd.DataFrame([{"action": "link", "frame": 2, "label": 1, "next_frame": 3, "next_label": 2}])
+    review = Review(track_edits=edits)
+    tracked = track_cells(cells, {"max_distance_um": 30, "gap_closing_frames": 2, "divisions": True},
+                          pixel_size_um=1.0, fixed_links=review_fixed_links(review, cells))
+    tid = tracked.set_index(["frame", "label"])["track_id"]
+    assert tid[(2, 1)] == tid[(3, 2)] != tid[(3, 1)]
+    pd.testing.assert_frame_equal(apply_track_review(tracked, review), tracked)
