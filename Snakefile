@@ -20,6 +20,7 @@ include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/summary.smk"
 include: "workflow/rules/provenance.smk"
+include: "workflow/rules/train.smk"
 
 
 rule all:

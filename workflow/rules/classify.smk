@@ -4,6 +4,7 @@ rule classify:
         cells=f"{RESULTS}/{{sample}}/cells.parquet",
         metadata=f"{RESULTS}/{{sample}}/metadata.json",
         review_types=review_file("cell_types.csv"),
+        model=lambda wc: [config["classification"]["model_path"]] if config["classification"]["method"] == "model" else [],
     output:
         cells=f"{RESULTS}/{{sample}}/cells_typed.parquet",
         thresholds=f"{RESULTS}/{{sample}}/thresholds.csv",

@@ -13,6 +13,15 @@ def segment_chunks(wildcards):
     ]
 
 
+def segmentation_model(wildcards):
+    """The cellpose weights file when the config names one (so a missing one is trained first)."""
+    settings = config["segmentation"]
+    model = settings.get("cellpose", {}).get("model", "")
+    if settings["backend"] == "cellpose" and ("/" in model or model.endswith(".pth")):
+        return [model]
+    return []
+
+
 rule segment:
     """Segment every frame (config key `segmentation`) into a uint32 label stack, or gather the
     frame chunks segmented by separate jobs (config key `jobs`)."""
@@ -20,6 +29,7 @@ rule segment:
         movie=sample_path,
         metadata=f"{RESULTS}/{{sample}}/metadata.json",
         chunks=segment_chunks,
+        model=segmentation_model,
     output:
         f"{RESULTS}/{{sample}}/labels.tif",
     params:
@@ -36,6 +46,7 @@ rule segment_chunk:
     input:
         movie=sample_path,
         metadata=f"{RESULTS}/{{sample}}/metadata.json",
+        model=segmentation_model,
     output:
         temp(f"{RESULTS}/{{sample}}/chunks/labels_{{start}}-{{stop}}.tif"),
     params:

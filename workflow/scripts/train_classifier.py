@@ -1,0 +1,26 @@
+"""Rule train_classifier: a random forest from the reviewed cell types of every sample."""
+import logging
+
+import pandas as pd
+
+from pipeline.classifier_model import read_reviewed_types, save_model, train_classifier
+from pipeline.errors import InputError
+from pipeline.io import read_table
+from pipeline.step import run_step
+
+
+def main(smk):
+    if not smk.input.cells:
+        raise InputError(f"no reviewed cell types under {smk.params.reviews}/<sample>/cell_types.csv; "
+                         "review some cells in napari first")
+    cells = pd.concat([read_table(p) for p in smk.input.cells], ignore_index=True)
+    reviewed = pd.concat([read_reviewed_types(p, s) for p, s in zip(smk.input.types, smk.params.samples)],
+                         ignore_index=True)
+    settings = smk.params.settings
+    bundle = train_classifier(cells, reviewed, n_estimators=settings["n_estimators"], seed=settings["seed"])
+    logging.getLogger("marrowflow").info("trained on %d reviewed cells, classes %s, cross-validated accuracy %s",
+                                         bundle["n_train"], bundle["classes"], bundle["cv_accuracy"])
+    save_model(bundle, smk.output.model)
+
+
+run_step(snakemake, main)  # noqa: F821
