@@ -18,3 +18,14 @@ def shared_data() -> Path:
     """The real public microscopy with ground truth; the tests that use it fail if it is absent."""
     assert SHARED_DATA.is_dir(), f"real data expected at {SHARED_DATA} (see DEVELOPERS.md)"
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_demo_project(tmp_path_factory) -> Path:
+    """A project folder where the whole workflow has run on a tiny synthetic organoid (read only)."""
+    from workflow_helpers import run_snakemake, tiny_demo_row, write_project
+
+    project = write_project(tmp_path_factory.mktemp("tiny_demo"), [tiny_demo_row()])
+    result = run_snakemake(project)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return project

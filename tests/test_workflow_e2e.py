@@ -7,17 +7,14 @@ import pytest
 import tifffile
 
 from pipeline.synthetic import true_counts
-from workflow_helpers import run_snakemake, tiny_demo_row, write_project
+from workflow_helpers import run_snakemake
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    project = write_project(tmp_path_factory.mktemp("e2e"), [tiny_demo_row()])
-    result = run_snakemake(project)
-    assert result.returncode == 0, result.stderr[-4000:]
-    return project
+def tiny_run(tiny_demo_project):
+    return tiny_demo_project
 
 
 def test_every_step_writes_its_outputs(tiny_run):
