@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,15 +91,35 @@ def slurm(tmp_path_factory):
                    timeout=120)
 
 
+def copy_workflow(dst: Path) -> Path:
+    """The repository's workflow with a small demo (2 samples x 6 frames of 128 x 128)."""
+    dst.mkdir(parents=True)
+    for name in ("Snakefile", "config.yaml", "samples.tsv"):
+        shutil.copy(REPO / name, dst / name)
+    shutil.copytree(REPO / "workflow", dst / "workflow",
+                    ignore=shutil.ignore_patterns("__pycache__", ".snakemake"))
+    (dst / "small.yaml").write_text(SMALL_DEMO)
+    return dst
+
+
 @pytest.fixture(scope="module")
-def tiny_runs(slurm, tmp_path_factory) -> dict[str, Run]:
-    """The retrying GPU workflow and the failing one, run side by side on the cluster."""
-    dirs = {"gpu": tmp_path_factory.mktemp("tiny-gpu"), "broken": tmp_path_factory.mktemp("broken")}
-    (dirs["gpu"] / "Snakefile").write_text(TINY)
-    (dirs["broken"] / "Snakefile").write_text(BROKEN)
-    started = {"gpu": start(dirs["gpu"], *slurm_args("slurm-gpu")),
-               "broken": start(dirs["broken"], *slurm_args("slurm"), "--retries", "0")}
-    return {name: finish(dirs[name], s) for name, s in started.items()}
+def runs(slurm, tmp_path_factory) -> dict[str, Run]:
+    """Four runs side by side: the demo locally and on SLURM, the retrying GPU workflow and the
+    failing one on SLURM."""
+    root = tmp_path_factory.mktemp("runs")
+    dirs = {"local": copy_workflow(root / "local"), "cluster": copy_workflow(root / "cluster"),
+            "gpu": root / "tiny-gpu", "broken": root / "broken"}
+    for name, snakefile in (("gpu", TINY), ("broken", BROKEN)):
+        dirs[name].mkdir()
+        (dirs[name] / "Snakefile").write_text(snakefile)
+    demo = ["--configfile", "config.yaml", "small.yaml"]
+    started = {"cluster": start(dirs["cluster"], *slurm_args("slurm"), *demo),
+               "gpu": start(dirs["gpu"], *slurm_args("slurm-gpu")),
+               "broken": start(dirs["broken"], *slurm_args("slurm"), "--retries", "0"),
+               "local": start(dirs["local"], "--cores", "2", *demo)}
+    with ThreadPoolExecutor(len(started)) as pool:  # each run's own end time
+        done = {name: pool.submit(finish, dirs[name], s) for name, s in started.items()}
+    return {name: future.result() for name, future in done.items()}
 
 
 def submitted_job_ids(output: str) -> list[str]:
@@ -121,8 +142,8 @@ def assert_in_controller_log(job_ids: list[str]) -> None:
         assert re.search(rf"_slurm_rpc_submit_batch_job: JobId={job_id}\b", text), job_id
 
 
-def test_gpu_profile_retry_asks_for_more_memory_on_the_gpu_partition(tiny_runs):
-    run = tiny_runs["gpu"]
+def test_gpu_profile_retry_asks_for_more_memory_on_the_gpu_partition(runs):
+    run = runs["gpu"]
     assert run.returncode == 0, run.output[-4000:]
     assert (run.workdir / "out" / "a.txt").read_text() == "a\n"
     ids = sorted(submitted_job_ids(run.output), key=int)
@@ -138,8 +159,8 @@ def test_gpu_profile_retry_asks_for_more_memory_on_the_gpu_partition(tiny_runs):
     assert (run.workdir / "logs/segment/a.log").read_text() == f"job={ids[1]} mem=400\n"
 
 
-def test_failing_rule_fails_the_run_and_names_its_log(tiny_runs):
-    run = tiny_runs["broken"]
+def test_failing_rule_fails_the_run_and_names_its_log(runs):
+    run = runs["broken"]
     assert run.returncode != 0
     assert "Error in rule broken" in run.output
     assert "logs/broken/never.log" in run.output
@@ -154,22 +175,9 @@ def test_gpu_profile_is_the_slurm_profile_plus_gpu_lines():
     gpu = yaml.safe_load((PROFILES / "slurm-gpu" / "config.yaml").read_text())
     differ = {k for k in plain.keys() | gpu.keys() if plain.get(k) != gpu.get(k)}
     assert differ == {"groups", "set-resources"}
-    assert set(gpu["set-resources"]) == {"segment"}
-    assert "segment=sample" in plain["groups"]
-    assert not any(g.startswith("segment=") for g in gpu["groups"])
-    assert {g.split("=")[0] for g in gpu["groups"]} | {"segment"} == {
-        g.split("=")[0] for g in plain["groups"]}
-
-
-def copy_workflow(dst: Path) -> Path:
-    """The repository's workflow with a small demo (2 samples x 6 frames of 128 x 128)."""
-    dst.mkdir(parents=True)
-    for name in ("Snakefile", "config.yaml", "samples.tsv"):
-        shutil.copy(REPO / name, dst / name)
-    shutil.copytree(REPO / "workflow", dst / "workflow",
-                    ignore=shutil.ignore_patterns("__pycache__", ".snakemake"))
-    (dst / "small.yaml").write_text(SMALL_DEMO)
-    return dst
+    assert set(gpu["set-resources"]) == {"segment", "segment_chunk"}
+    assert all(r["gres"] == "gpu:1" for r in gpu["set-resources"].values())
+    assert gpu["groups"] == [g for g in plain["groups"] if g != "segment=sample"]
 
 
 def result_files(root: Path) -> dict[str, bytes]:
@@ -179,16 +187,12 @@ def result_files(root: Path) -> dict[str, bytes]:
             if p.is_file() and p.name != "provenance.json"}
 
 
-def test_demo_on_slurm_matches_local_run(slurm, tmp_path):
-    demo_args = ["--configfile", "config.yaml", "small.yaml"]
-    local_dir, cluster_dir = copy_workflow(tmp_path / "local"), copy_workflow(tmp_path / "slurm")
-    started_cluster = start(cluster_dir, *slurm_args("slurm"), *demo_args)
-    local = finish(local_dir, start(local_dir, "--cores", "2", *demo_args))
-    cluster = finish(cluster_dir, started_cluster)
+def test_demo_on_slurm_matches_local_run(runs):
+    local, cluster = runs["local"], runs["cluster"]
     assert local.returncode == 0, local.output[-4000:]
     assert cluster.returncode == 0, cluster.output[-4000:]
-    print(f"\ndemo wall time (side by side): local --cores 2 {local.seconds:.1f} s, "
-          f"SLURM {cluster.seconds:.1f} s")
+    print(f"\ndemo wall time (side by side with the other runs): local --cores 2 "
+          f"{local.seconds:.1f} s, SLURM {cluster.seconds:.1f} s")
 
     ids = submitted_job_ids(cluster.output)
     jobs = slurm_jobs(ids)
@@ -196,11 +200,13 @@ def test_demo_on_slurm_matches_local_run(slurm, tmp_path):
     assert {j["state"] for j in jobs.values()} == {"COMPLETED"}
     assert {j["partition"] for j in jobs.values()} == {"main"}
     assert_in_controller_log(ids)
-    # every per-sample step went in one group job per sample, the summary on its own
-    comments = sorted(j["comment"] for j in jobs.values())
-    assert len(comments) == 3 and sum("group_sample" in c for c in comments) == 2, comments
+    # the small steps went as group jobs (workflow/profiles/slurm): prepare and sample per
+    # sample, and the summary
+    groups = sorted(re.match(r"rule_(prepare|sample|summary)", j["comment"]).group(1)
+                    for j in jobs.values())
+    assert groups == ["prepare", "prepare", "sample", "sample", "summary"], jobs
 
-    local_files, cluster_files = result_files(local_dir), result_files(cluster_dir)
+    local_files, cluster_files = result_files(local.workdir), result_files(cluster.workdir)
     assert any(name.endswith("counts.csv") for name in local_files)
     assert sorted(cluster_files) == sorted(local_files)
     differing = [n for n in local_files if local_files[n] != cluster_files[n]]
