@@ -1,0 +1,145 @@
+"""Segmentation accuracy and speed of every backend on the CTC datasets with SEG ground truth.
+
+    .venv/bin/python benchmarks/bench_segmentation.py [--data ../shared/data] [--out DIR]
+        [--backends classic cellpose] [--datasets sim gowt1 msc] [--epochs 60]
+
+For each dataset (ctc-Fluo-N2DH-SIM+, ctc-Fluo-N2DH-GOWT1, ctc-Fluo-C2DL-MSC-segsubset) the
+annotated frames (01_GT/SEG/man_segNNN.tif) are split by position: even positions train, odd
+positions test. `classic` (its preset for the imaging type, one parameter set per dataset
+type) is scored on all annotated frames and on the test half; `cellpose` trains a model from
+scratch on the train half (`pipeline.train.train_cellpose`, cached under OUT/models/<dataset>)
+and is scored on the test half. SEG is the CTC measure averaged over all ground-truth objects of
+the frames; F1 at IoU 0.5 sums tp/fp/fn over frames. GOWT1's SEG masks annotate only some cells
+of a frame: predicted objects touching no annotated cell are left out of F1 there, and for
+training, unannotated cells (found by the classic backend) are painted over with background.
+Results go to OUT/segmentation.csv and .md (default /tmp/marrowflow-bench; CTC terms: keep them
+out of published material). Training is slow on CPU: run it in the background.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import tifffile
+from scipy import ndimage as ndi
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from pipeline.seg_metrics import match_f1, restrict_to_annotated, seg_sums  # noqa: E402
+from pipeline.segment import make_segmenter  # noqa: E402
+
+DATASETS = {
+    "sim": ("ctc-Fluo-N2DH-SIM+", "fluo_nuclei", False),
+    "gowt1": ("ctc-Fluo-N2DH-GOWT1", "fluo_nuclei", True),  # True: partial annotation
+    "msc": ("ctc-Fluo-C2DL-MSC-segsubset", "whole_cell", False),
+}
+
+
+def pixel_size_um(path: str) -> float | None:
+    """YX pixel size from the TIFF resolution tags (CTC files store it in centimetres)."""
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        res, unit = page.tags.get("XResolution"), page.tags.get("ResolutionUnit")
+        if res is None or unit is None or unit.value not in (2, 3):
+            return None
+        num, den = res.value
+        per_unit = num / den
+        return (2.54e4 if unit.value == 2 else 1e4) / per_unit
+
+
+def load(data: Path, name: str):
+    folder = data / name
+    masks = sorted(glob.glob(str(folder / "01_GT" / "SEG" / "man_seg*.tif")))
+    frames = [int(Path(m).stem[7:]) for m in masks]
+    images = [tifffile.imread(folder / "01" / f"t{t:03d}.tif") for t in frames]
+    gts = [tifffile.imread(m) for m in masks]
+    return frames, images, gts, pixel_size_um(str(folder / "01" / f"t{frames[0]:03d}.tif"))
+
+
+def score(segment, images, gts, partial: bool) -> dict:
+    total = n_gt = tp = fp = fn = 0
+    seconds = 0.0
+    for image, gt in zip(images, gts):
+        t0 = time.perf_counter()
+        pred = segment(image)
+        seconds += time.perf_counter() - t0
+        s, n = seg_sums(pred, gt)
+        total, n_gt = total + s, n_gt + n
+        m = match_f1(restrict_to_annotated(pred, gt) if partial else pred, gt)
+        tp, fp, fn = tp + m["tp"], fp + m["fp"], fn + m["fn"]
+    return {"SEG": total / n_gt, "F1@0.5": 2 * tp / max(2 * tp + fp + fn, 1), "tp": tp, "fp": fp,
+            "fn": fn, "n_gt": n_gt, "s_per_frame": seconds / len(images)}
+
+
+def mask_unannotated(image, gt, classic):
+    """Paint cells the ground truth left out with the background level (training only)."""
+    pred = classic(image)
+    other = (pred > 0) & ~np.isin(pred, np.unique(pred[gt > 0]))
+    other = ndi.binary_dilation(other, iterations=6) & (gt == 0)
+    out = image.astype(np.float32).copy()
+    out[other] = np.median(image[(pred == 0) & (gt == 0)])
+    return out
+
+
+def main(argv=None) -> pd.DataFrame:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+    ap.add_argument("--out", default="/tmp/marrowflow-bench")
+    ap.add_argument("--backends", nargs="+", default=["classic", "cellpose"])
+    ap.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    ap.add_argument("--epochs", type=int, default=60)
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for key in args.datasets:
+        name, preset, partial = DATASETS[key]
+        frames, images, gts, px = load(Path(args.data), name)
+        train_idx, test_idx = list(range(0, len(frames), 2)), list(range(1, len(frames), 2))
+        classic = make_segmenter({"backend": "classic", "classic": {"preset": preset}}, pixel_size_um=px)
+        if "classic" in args.backends:
+            for split, idx in (("all", range(len(frames))), ("test half", test_idx)):
+                r = score(classic, [images[i] for i in idx], [gts[i] for i in idx], partial)
+                rows.append({"dataset": name, "backend": f"classic ({preset})", "frames": split,
+                             "n_frames": len(idx), **r})
+                print(rows[-1], flush=True)
+        if "cellpose" in args.backends:
+            import torch
+
+            from pipeline.train import WEIGHTS_NAME, train_cellpose
+
+            torch.set_num_threads(args.threads)
+            model_dir = out / "models" / key
+            weights = model_dir / WEIGHTS_NAME
+            if not weights.is_file():
+                train_images = [mask_unannotated(images[i], gts[i], classic) if partial else images[i]
+                                for i in train_idx]
+                t0 = time.time()
+                train_cellpose(train_images, [gts[i] for i in train_idx], out_dir=model_dir,
+                               epochs=args.epochs, seed=0, bsize=96, diam_mean=20.0, batch_size=8,
+                               nimg_per_epoch=8)
+                print(f"{key}: trained in {time.time() - t0:.0f} s", flush=True)
+            seg = make_segmenter({"backend": "cellpose", "cellpose": {"model": str(weights), "gpu": False}},
+                                 pixel_size_um=px)
+            r = score(seg, [images[i] for i in test_idx], [gts[i] for i in test_idx], partial)
+            rows.append({"dataset": name, "backend": "cellpose (trained on train half)",
+                         "frames": "test half", "n_frames": len(test_idx), **r})
+            print(rows[-1], flush=True)
+    table = pd.DataFrame(rows)
+    tag = "_".join(args.backends + args.datasets)
+    table.to_csv(out / f"segmentation_{tag}.csv", index=False)
+    (out / f"segmentation_{tag}.md").write_text(table.to_markdown(index=False, floatfmt=".3f"), encoding="utf-8")
+    print(table.to_string(index=False))
+    return table
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    main()
