@@ -27,7 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "threshold_log": True,
     "thresholds": {},
     "min_cells_for_threshold": 20,
-    "min_separation": 0.7,
+    "min_separation": 3.0,
     "frame_normalization": "none",
     "likely": False,
     "model_path": None,

@@ -44,25 +44,26 @@ def _gmm_cut(values: np.ndarray, seed: int) -> float:
 
 
 def separation(values: np.ndarray, cut: float) -> float:
-    """Share of the variance that a split at `cut` explains (Otsu's effectiveness, 0..1).
+    """Ashman's D of the two groups a cut makes: sqrt(2) |mean1 - mean2| / sqrt(var1 + var2).
 
-    About 0.64 for a single Gaussian split at its mean; near 1 for two well separated groups.
+    Two groups with D > 2 are cleanly separated; a split through a single population gives
+    about 2 or less (a single Gaussian split at its mean: 2.1).
     """
     low, high = values[values <= cut], values[values > cut]
-    if len(low) == 0 or len(high) == 0 or values.var() == 0:
+    if len(low) < 2 or len(high) < 2:
         return 0.0
-    w = len(low) / len(values)
-    return float(w * (1 - w) * (low.mean() - high.mean()) ** 2 / values.var())
+    spread = np.sqrt(low.var() + high.var())
+    return float(np.sqrt(2) * abs(high.mean() - low.mean()) / spread) if spread > 0 else float("inf")
 
 
 def auto_threshold_info(values: np.ndarray, method: str = "otsu", *, log: bool = True, seed: int = 0,
-                        min_separation: float = 0.7) -> tuple[float, str]:
+                        min_separation: float = 3.0) -> tuple[float, str]:
     """(cutoff, how it was found) separating the dim and the bright cells of one feature.
 
     `method` is "otsu" or "gmm" (two-component Gaussian mixture, cut where the posteriors cross).
     With `log`, the cut is searched on log intensity and returned in the input's units. When the
-    split explains less than `min_separation` of the variance (`separation`), the values hold one
-    population, not two: the cut becomes its upper fence, median + 4 robust SD (only outliers far
+    two sides of the cut are not separated by at least `min_separation` (Ashman's D, see
+    `separation`), the values hold one population, not two: the cut becomes its upper fence, median + 4 robust SD (only outliers far
     above are positive), and the method reads "<method>-unimodal". NaNs are ignored; returns NaN
     when fewer than two distinct values remain.
     """
@@ -86,14 +87,14 @@ def auto_threshold_info(values: np.ndarray, method: str = "otsu", *, log: bool =
 
 
 def auto_threshold(values: np.ndarray, method: str = "otsu", *, log: bool = True, seed: int = 0,
-                   min_separation: float = 0.7) -> float:
+                   min_separation: float = 3.0) -> float:
     """The cutoff of `auto_threshold_info` alone."""
     return auto_threshold_info(values, method, log=log, seed=seed, min_separation=min_separation)[0]
 
 
 def compute_thresholds(features: pd.DataFrame, names: list[str], *, method: str = "otsu",
                        groups: pd.Series | None = None, manual: dict[str, float] | None = None,
-                       log: bool = True, min_cells: int = 20, min_separation: float = 0.7,
+                       log: bool = True, min_cells: int = 20, min_separation: float = 3.0,
                        seed: int = 0) -> pd.DataFrame:
     """Threshold of each feature in `names`, per group of rows (e.g. per sample).
 

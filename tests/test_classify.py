@@ -125,7 +125,7 @@ def test_schema_accepts_the_documented_forms_and_fills_defaults(repo_root):
 
     cfg = load_config(repo_root / "config.yaml")
     section = cfg["classification"]
-    assert section["track_vote"]["min_switch_frames"] == 3 and section["min_separation"] == 0.7
+    assert section["track_vote"]["min_switch_frames"] == 3 and section["min_separation"] == 3.0
     raw = {"samples": "samples.tsv", "channels": [{"name": "CD34"}], "classification": {"order": "hierarchy",
            "classes": [{"name": "big", "when": {"CD34": "> 0.3", "area_um2": [20, None], "CD34/CD41": "pos"}},
                        {"name": "small", "parent": "big", "when": {"eccentricity": [None, 0.5]}}]}}
