@@ -5,7 +5,9 @@
 Without a path it builds (once) a synthetic 92-frame 1024x1024 two-channel project under
 /tmp/marrowflow_bench and opens that. Needs a display: without $DISPLAY it starts Xvfb
 (pyvirtualdisplay). Reports viewer start, open -> first drawn frame (target < 5 s), and the time
-to show another frame.
+to show another frame. `--baseline` also times napari alone (fresh process) adding two images and
+a labels layer of the same shape held in memory: the floor any reader pays for napari's first use
+of each layer type (imports, vispy visuals, numba JIT) on this machine.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("results", nargs="?", help="a results/<sample>/ folder (default: synthetic)")
     parser.add_argument("--frames", type=int, default=92)
     parser.add_argument("--size", type=int, default=1024)
+    parser.add_argument("--baseline", action="store_true", help="also time napari alone (see above)")
+    parser.add_argument("--napari-only", help=argparse.SUPPRESS)  # internal: "T,Y,X" of the baseline
     args = parser.parse_args(argv)
     display = None
     if not os.environ.get("DISPLAY"):
@@ -53,6 +57,9 @@ def main(argv: list[str] | None = None) -> None:
     viewer.window._qt_window.resize(1400, 900)
     QApplication.processEvents()
     t_viewer = time.perf_counter() - t0
+    if args.napari_only:
+        _napari_only(viewer, tuple(int(n) for n in args.napari_only.split(",")))
+        return
 
     t0 = time.perf_counter()
     viewer.open(str(results), plugin="marrowflow")
@@ -60,7 +67,8 @@ def main(argv: list[str] | None = None) -> None:
     viewer.screenshot(canvas_only=True, flash=False)  # forces the first frame to be drawn
     t_open = time.perf_counter() - t0
 
-    n_frames = viewer.layers["labels"].data.shape[0]
+    shape = viewer.layers["labels"].data.shape
+    n_frames = shape[0]
     t0 = time.perf_counter()
     viewer.dims.set_current_step(0, n_frames // 2)
     QApplication.processEvents()
@@ -73,15 +81,36 @@ def main(argv: list[str] | None = None) -> None:
     t_widget = time.perf_counter() - t0
     n_cells = len(widget.session.tracks)
 
-    print(f"results: {results} ({n_frames} frames, {viewer.layers['labels'].data.shape[1:]} px, {n_cells} cells)")
+    print(f"results: {results} ({n_frames} frames, {shape[1:]} px, {n_cells} cells)")
     print(f"viewer start: {t_viewer:.2f} s")
     print(f"open -> first frame shown: {t_open:.2f} s  (target < 5 s)")
     print(f"show frame {n_frames // 2}: {t_step:.2f} s")
     print(f"dock review widget: {t_widget:.2f} s")
     viewer.close()
+    if args.baseline:
+        import subprocess
+
+        subprocess.run([sys.executable, __file__, "--napari-only", ",".join(map(str, shape))], check=True)
     if display is not None:
         display.stop()
     sys.exit(0 if t_open < 5 else 1)
+
+
+def _napari_only(viewer, shape: tuple[int, ...]) -> None:
+    import numpy as np
+    from qtpy.QtWidgets import QApplication
+
+    t0 = time.perf_counter()
+    image = np.broadcast_to(np.zeros((1, *shape[1:]), np.uint16), shape)
+    labels = np.broadcast_to(np.zeros((1, *shape[1:]), np.uint32), shape)
+    viewer.add_image(image, contrast_limits=(0, 1))
+    viewer.add_image(image, contrast_limits=(0, 1), blending="additive")
+    viewer.add_labels(labels)
+    QApplication.processEvents()
+    viewer.screenshot(canvas_only=True, flash=False)
+    print(f"baseline, napari alone (2 images + labels in memory) -> first frame shown: "
+          f"{time.perf_counter() - t0:.2f} s")
+    viewer.close()
 
 
 if __name__ == "__main__":
