@@ -10,6 +10,7 @@ marrowflow, scikit-learn and numpy.
 
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 
@@ -105,12 +106,17 @@ def train_classifier(cells: pd.DataFrame, reviewed: pd.DataFrame, *, n_estimator
 
 
 def save_model(bundle: dict, path: str | Path) -> None:
-    """Write the bundle with joblib (atomically)."""
+    """Write the bundle with joblib (atomically), and its description (everything but the model)
+    as JSON next to it (`<path>.json`) for people and provenance."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     joblib.dump(bundle, tmp)
     tmp.replace(path)
+    info = path.with_name(f"{path.name}.json")
+    tmp = info.with_name(f".{info.name}.tmp")
+    tmp.write_text(json.dumps({k: v for k, v in bundle.items() if k != "model"}, indent=2, sort_keys=True))
+    tmp.replace(info)
 
 
 def load_model(path: str | Path) -> dict:

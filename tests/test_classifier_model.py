@@ -1,5 +1,7 @@
 """Random-forest classifier trained from reviewed types on synthetic features."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -27,6 +29,8 @@ def test_train_save_load_predict(tmp_path):
     assert "mean_CD34" in bundle["features"] and {"scikit-learn", "numpy", "marrowflow"} <= set(bundle["versions"])
     path = tmp_path / "model.joblib"
     save_model(bundle, path)
+    info = json.loads((tmp_path / "model.joblib.json").read_text())
+    assert info["cv_accuracy"] == bundle["cv_accuracy"] and info["features"] == bundle["features"]
     # a new sample, 6x brighter than any seen: features relative to the sample's median carry over
     new, new_truth = make_cells(n=200, samples=("c",), brightness=(6.0,), seed=5)
     labels, score = predict_types(load_model(path), new)

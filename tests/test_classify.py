@@ -113,6 +113,14 @@ def test_reviewed_types_win():
     pd.testing.assert_frame_equal(again, typed)
 
 
+def test_empty_table():
+    cells, _ = make_cells(n=10)
+    for order in ("ordered", "hierarchy"):
+        typed, th = classify_cells(cells.iloc[:0], {**SIMPLE, "order": order}, channel_names=CHANNELS)
+        assert typed.empty and {"cell_type", "type_score", "type_source"} <= set(typed.columns)
+        assert th.empty and list(th.columns) == ["sample", "feature", "threshold", "method", "n_cells"]
+
+
 def test_no_classes_gives_unknown():
     cells, _ = make_cells(n=10)
     typed, th = classify_cells(cells, {"classes": []}, channel_names=CHANNELS)
