@@ -97,6 +97,10 @@ def _run_phenotype(args: argparse.Namespace) -> int:
     if args.sample_column and args.sample_column not in table.columns:
         raise InputError(f"{args.table} has no column {args.sample_column!r} (--sample-column); "
                          f"columns: {list(table.columns)[:20]}...")
+    if args.label in table.columns:
+        raise ConfigError(f"{args.table} already has a column {args.label!r}; name the new one with --label NAME")
+    if args.truth_column and args.truth_column not in table.columns:
+        raise InputError(f"{args.table} has no column {args.truth_column!r} (--truth-column)")
     if args.no_likely:
         cfg["likely"] = False
     groups = table[args.sample_column] if args.sample_column else None
@@ -110,8 +114,6 @@ def _run_phenotype(args: argparse.Namespace) -> int:
         _write_any_table(thresholds, args.thresholds_out)
     print(f"wrote {args.output}: {len(out)} cells, {out[args.label].nunique()} phenotypes")
     if args.truth_column:
-        if args.truth_column not in table.columns:
-            raise InputError(f"{args.table} has no column {args.truth_column!r} (--truth-column)")
         truth = table[args.truth_column].astype(str)
         agree = float((truth.to_numpy() == out[args.label].astype(str).to_numpy()).mean())
         print(f"agreement with {args.truth_column}: {agree:.4f} ({int(round(agree * len(out)))}/{len(out)})")

@@ -73,6 +73,12 @@ def test_errors_are_one_clear_line(tmp_path, capsys):
     assert main(["phenotype", str(tmp_path / "t.csv"), str(tmp_path / "wf.yaml"), "-o", "x.csv",
                  "--gate", "0.5", "--gates", "g.csv"]) == 1
     assert "either --gate" in capsys.readouterr().err
+    assert main(["phenotype", str(tmp_path / "t.csv"), str(tmp_path / "wf.yaml"), "-o", "x.csv",
+                 "--label", "CD45"]) == 1
+    assert "--label" in capsys.readouterr().err
+    assert main(["phenotype", str(tmp_path / "t.csv"), str(tmp_path / "wf.yaml"), "-o", str(tmp_path / "x.csv"),
+                 "--truth-column", "nope"]) == 1
+    assert "nope" in capsys.readouterr().err and not (tmp_path / "x.csv").exists()
     with pytest.raises(SystemExit):
         main(["phenotype", str(tmp_path / "t.csv")])
 
