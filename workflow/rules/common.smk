@@ -74,6 +74,7 @@ def sample_outputs(sample):
 
 def all_outputs():
     targets = [f"{RESULTS}/{s}/provenance.json" for s in SAMPLES.index]
-    targets += [f"{RESULTS}/summary/counts.csv", f"{RESULTS}/summary/counts_by_condition.png"]
+    targets += [f"{RESULTS}/summary/counts.csv", f"{RESULTS}/summary/counts_by_condition.png",
+                f"{RESULTS}/summary/production_rates.png"]
     targets.append(f"{RESULTS}/summary/provenance.json")
     return targets

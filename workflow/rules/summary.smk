@@ -6,9 +6,12 @@ rule summary:
     output:
         counts=f"{RESULTS}/summary/counts.csv",
         plot=f"{RESULTS}/summary/counts_by_condition.png",
+        production=f"{RESULTS}/summary/production_rates.csv",
+        production_plot=f"{RESULTS}/summary/production_rates.png",
     params:
         samples=list(SAMPLES.index),
         conditions=list(SAMPLES["condition"]),
+        classes=[c["name"] for c in config["classification"]["classes"]],
     log:
         "logs/summary/summary.log",
     script:

@@ -1,10 +1,13 @@
-"""Rule summary: every sample's counts in one table and a plot per condition."""
+"""Rule summary: every sample's counts and production rates in one table, plotted per condition."""
 import matplotlib
 
 matplotlib.use("Agg")
 
+import pandas as pd  # noqa: E402
+
 from pipeline.figures import save_figure  # noqa: E402
 from pipeline.io import read_table, write_table  # noqa: E402
+from pipeline.plot_lineage import plot_production_rates  # noqa: E402
 from pipeline.step import run_step  # noqa: E402
 from pipeline.summary import combine_counts, plot_counts_by_condition  # noqa: E402
 
@@ -14,6 +17,9 @@ def main(smk):
     combined = combine_counts(tables, dict(zip(smk.params.samples, smk.params.conditions)))
     write_table(combined, smk.output.counts)
     save_figure(plot_counts_by_condition(combined), smk.output.plot)
+    rates = pd.concat([read_table(p) for p in smk.input.production], ignore_index=True)
+    write_table(rates, smk.output.production)
+    save_figure(plot_production_rates(rates, list(smk.params.classes)), smk.output.production_plot)
 
 
 run_step(snakemake, main)  # noqa: F821
