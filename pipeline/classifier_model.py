@@ -24,7 +24,6 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 import pipeline
 from pipeline.errors import ConfigError, InputError
 
-SHAPE_FEATURES = ("area_um2", "area_px", "eccentricity", "solidity")
 REVIEW_COLUMNS = ("frame", "label", "cell_type")
 
 
