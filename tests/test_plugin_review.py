@@ -94,6 +94,8 @@ def test_reader_shows_the_existing_review(make_napari_viewer, results):
 
 
 def test_type_keys_table_and_whole_track(make_napari_viewer, qtbot, results):
+    from qtpy.QtWidgets import QApplication
+
     viewer = make_napari_viewer(show=True)  # shortcuts need a shown, active window
     widget = _open(viewer, results)
     s = widget.session
@@ -106,14 +108,23 @@ def test_type_keys_table_and_whole_track(make_napari_viewer, qtbot, results):
     widget.type_filter.setCurrentText("myeloid")
     assert {widget.table.item(r, 3).text() for r in range(widget.table.rowCount())} == {"myeloid"}
     widget.type_filter.setCurrentText("all")
-    widget.go_to(2, 4)
-    assert viewer.dims.current_step[0] == 2 and s.selected == (2, 4)
+    # select cell 4 of frame 2 by a real click on the canvas (the tracks layer is the active one)
+    viewer.dims.set_current_step(0, 2)
+    cell = s.cell(2, 4)
+    viewer.camera.center = (cell["y"] * 0.65, cell["x"] * 0.65)
+    viewer.camera.zoom = 10
+    native = viewer.window._qt_viewer.canvas.native
+    qtbot.waitExposed(native)
+    centre = QPoint(native.width() // 2, native.height() // 2)
+    qtbot.mousePress(native, Qt.MouseButton.LeftButton, pos=centre)
+    qtbot.mouseRelease(native, Qt.MouseButton.LeftButton, pos=centre)
+    assert s.selected == (2, 4)
+    assert "frame 2 label 4" in widget.selected_label.text()
     assert s.cell(2, 4)["cell_type"] == "erythroid"
     k = s.classes.index("myeloid") + 1
     viewer.window._qt_window.activateWindow()
-    widget.table.setFocus()
-    qtbot.waitUntil(widget.table.hasFocus, timeout=3000)
-    qtbot.keyClick(widget.table, str(k))  # keys 1-9 while the panel has the focus
+    qtbot.waitUntil(widget.table.hasFocus, timeout=3000)  # selecting a cell focuses the panel
+    qtbot.keyClick(QApplication.focusWidget(), str(k))  # so the next key 1-9 types the cell
     assert s.cell(2, 4)["cell_type"] == "myeloid" and s.cell(3, 4)["cell_type"] == "erythroid"
     widget.along_track.setChecked(True)
     widget.type_buttons[s.classes.index("progenitor")].click()

@@ -174,10 +174,8 @@ class ReviewWidget(QWidget):
         self.type_filter.clear()
         self.type_filter.addItems(["all", *s.classes])
         self.type_filter.blockSignals(False)
-        for name in ("labels", "cell types"):
-            layer = self._layer(name)
-            if layer is not None and self._on_click not in layer.mouse_drag_callbacks:
-                layer.mouse_drag_callbacks.append(self._on_click)
+        if self._on_click not in self.viewer.mouse_drag_callbacks:
+            self.viewer.mouse_drag_callbacks.append(self._on_click)
         self.refresh()
 
     def _header(self) -> None:
@@ -206,8 +204,10 @@ class ReviewWidget(QWidget):
         return int(self.viewer.dims.current_step[0])
 
     # ------------------------------------------------------------------ selection
-    def _on_click(self, layer, event):
-        if layer.mode != "pan_zoom":
+    def _on_click(self, viewer, event):
+        """A click (no drag) in pan/zoom mode selects the cell under the mouse."""
+        active = viewer.layers.selection.active
+        if active is not None and getattr(active, "mode", "pan_zoom") != "pan_zoom":
             return
         moved = False
         yield
@@ -229,7 +229,8 @@ class ReviewWidget(QWidget):
         labels = self._layer("labels")
         if labels is not None:
             labels.selected_label = int(label)
-        self.tabs.currentWidget().setFocus()
+        # keys 1-9 act on the panel: take the focus from the canvas
+        (self.table if self.tabs.currentIndex() == 0 else self.tabs.currentWidget()).setFocus()
         self._show_selection()
 
     def _selected_cell(self):
