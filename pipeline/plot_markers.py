@@ -37,15 +37,21 @@ def plot_marker_thresholds(cells: pd.DataFrame, thresholds: pd.DataFrame) -> Fig
             continue
         x_all = features[name].to_numpy(dtype=float)
         finite = x_all[np.isfinite(x_all)]
-        log = finite.size > 0 and finite.min() > 0
+        if finite.size == 0:
+            ax.text(0.5, 0.5, "no values", ha="center", va="center", transform=ax.transAxes)
+            continue
+        log = finite.min() > 0
         bins = np.geomspace(finite.min(), finite.max(), 60) if log and finite.max() > finite.min() else 60
         rows_t = thresholds[thresholds["feature"] == name]
         for i, (group, idx) in enumerate(groups.groupby(groups, sort=True).groups.items()):
             color = f"C{i % 10}"
             x = features.loc[idx, name].to_numpy(dtype=float)
             ax.hist(x[np.isfinite(x)], bins=bins, histtype="step", color=color, label=str(group))
-            for t in rows_t[rows_t["sample"].astype(str).isin([str(group), "all"])].itertuples(index=False):
+            for t in rows_t[rows_t["sample"].astype(str) == str(group)].itertuples(index=False):
                 ax.axvline(t.threshold, color=color, ls="--", label=f"{t.method}: {t.threshold:.3g}")
+        pooled = ~rows_t["sample"].astype(str).isin(set(groups.astype(str)))  # e.g. threshold_scope: all
+        for t in rows_t[pooled].itertuples(index=False):
+            ax.axvline(t.threshold, color="k", ls="--", label=f"{t.sample}, {t.method}: {t.threshold:.3g}")
         if log:
             ax.set_xscale("log")
         ax.set_xlabel("value, frame-normalised" if name in normed else "value")

@@ -37,3 +37,11 @@ def test_frame_normalised_cutoffs_are_drawn_on_normalised_values():
     fig = plot_marker_thresholds(cells, th)
     ax = next(a for a in fig.axes if a.get_title() == "CD34")
     assert ax.get_xlabel() == "value, frame-normalised"
+
+
+def test_pooled_cutoff_drawn_once():
+    cells, _ = make_cells(n=200, samples=("s1", "s2"), brightness=(1.0, 1.1))
+    _, th = classify_cells(cells, {**SIMPLE, "threshold_scope": "all"}, channel_names=CHANNELS)
+    assert set(th["sample"]) == {"all"}
+    ax = next(a for a in plot_marker_thresholds(cells, th).axes if a.get_title() == "CD41")
+    assert len(ax.lines) == 1
