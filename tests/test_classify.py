@@ -142,3 +142,15 @@ def test_schema_accepts_the_documented_forms_and_fills_defaults(repo_root):
     raw["classification"]["classes"][0]["when"] = {"CD34": 0.3}
     with pytest.raises(ConfigError):
         validate_config(raw)
+
+
+def test_library_defaults_match_the_schema():
+    from pipeline.classify import DEFAULTS
+    from pipeline.config import load_schema
+    from pipeline.track_vote import VOTE_DEFAULTS
+
+    props = load_schema()["properties"]["classification"]["properties"]
+    for key, value in DEFAULTS.items():
+        assert props[key]["default"] == value, key
+    for key, value in VOTE_DEFAULTS.items():
+        assert props["track_vote"]["properties"][key]["default"] == value, key
