@@ -86,8 +86,7 @@ def test_reader_shows_the_existing_review(make_napari_viewer, results):
     save_review(review_dir, Review(cell_types=pd.DataFrame({"frame": [0], "label": [4], "cell_type": ["erythroid"]}),
                                    track_edits=edits), n_frames=6, shape_zyx=(64, 96))
     viewer = make_napari_viewer()
-    viewer.open(str(results / "provenance.json" if (results / "provenance.json").exists() else results),
-                plugin=PLUGIN)
+    viewer.open(str(results / "provenance.json"), plugin=PLUGIN)
     assert viewer.layers["tracks"].graph == {3: [1]}
     session = viewer.layers["labels"].metadata["marrowflow_session"]
     assert session.cell(0, 4)["cell_type"] == "erythroid" and session.cell(0, 4)["type_source"] == "review"
@@ -178,6 +177,7 @@ def test_paint_with_mouse_and_save(make_napari_viewer, qtbot, results):
     assert labels.data[3, 20, 20] == 77
     assert labels.data[2, 20, 20] == 0
     assert 3 in widget.session.pending.reviewed_frames
+    assert "labels edited in frame(s) [3]" in widget.status.text()
     widget.viewer.dims.set_current_step(0, 1)
     widget.mark_button.click()
     before = sorted(p.name for p in results.rglob("*"))

@@ -56,8 +56,8 @@ def make_demo_results(project: str | os.PathLike, sample: str = "demo", *, n_fra
                       channel_names: tuple[str, ...] = ("nuclei", "CD34", "CD235a"),
                       pixel_size_um: float = 0.65, time_step_h: float = 0.5) -> Path:
     """Write `project/images/<sample>.ome.tif` and `project/results/<sample>/` (metadata.json,
-    labels.tif, tracks.parquet, cells_typed.parquet, ctc/res_track.txt, counts.csv); return the
-    results folder."""
+    labels.tif, tracks.parquet, cells_typed.parquet, ctc/res_track.txt, counts.csv, provenance.json);
+    return the results folder."""
     project = Path(project)
     results = project / "results" / sample
     (results / "ctc").mkdir(parents=True, exist_ok=True)
@@ -100,4 +100,5 @@ def make_demo_results(project: str | os.PathLike, sample: str = "demo", *, n_fra
     ctc.to_csv(results / "ctc" / "res_track.txt", sep=" ", header=False, index=False)
     counts = cells.groupby(["sample", "frame", "time_h", "cell_type"]).size().rename("n").reset_index()
     write_table(counts, results / "counts.csv")
+    write_json({"command": "marrowflow_review._demo.make_demo_results", "synthetic": True}, results / "provenance.json")
     return results

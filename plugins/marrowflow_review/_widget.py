@@ -176,7 +176,16 @@ class ReviewWidget(QWidget):
         self.type_filter.blockSignals(False)
         if self._on_click not in self.viewer.mouse_drag_callbacks:
             self.viewer.mouse_drag_callbacks.append(self._on_click)
+        s.labels.on_edit.append(self._painted)
         self.refresh()
+
+    def _painted(self, frames) -> None:
+        """After a paint / fill / erase: the type colours, the reviewed frames and the status."""
+        types = self._layer("cell types")
+        if types is not None:
+            types.refresh()
+        self._update_frames()
+        self.status.setText(self.session.status())
 
     def _header(self) -> None:
         s = self.session
