@@ -156,6 +156,10 @@ def test_track_buttons_edit_tracks_and_lineage(make_napari_viewer, results):
     widget.delete_button.click()
     assert 4 not in set(s.tracks["track_id"])
     assert "track 4 deleted" in widget.status.text()
+    n_edits = len(s.pending.track_edits)
+    widget.undo_button.click()
+    assert 4 in set(s.tracks["track_id"]) and len(s.pending.track_edits) < n_edits
+    assert "undone: track 4 deleted" in widget.status.text()
 
 
 def test_paint_with_mouse_and_save(make_napari_viewer, qtbot, results):

@@ -69,6 +69,7 @@ class ReviewSession:
         self.saved = rv.load_review(self.review_dir)
         self.pending = rv.Review()
         self.messages: list[str] = []
+        self._undo: list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, str]] = []
         self.selected: tuple[int, int] | None = None
         self._movie = None
         self.tracks = self._read_cells()
@@ -197,10 +198,12 @@ class ReviewSession:
             rows = rv.type_edits(self.tracks, frame, label, cell_type, along_track=True)
         else:
             rows = rv.type_edits(self.tracks, frame, label, cell_type)
+        message = f"type {cell_type}: {len(rows)} cell(s) from frame {frame} label {label}"
+        self._snapshot(message)
         self.pending.cell_types = pd.concat([self.pending.cell_types, rows], ignore_index=True)
         self.tracks = rv.apply_type_review(self.tracks, rv.Review(cell_types=rows))
         self.type_map.invalidate()
-        self._log(f"type {cell_type}: {len(rows)} cell(s) from frame {frame} label {label}")
+        self._log(message)
         return len(rows)
 
     def cells_table(self, cell_type: str | None = None, max_score: float | None = None,
@@ -240,7 +243,9 @@ class ReviewSession:
     def _track_edit(self, fn, *args, message: str) -> None:
         if not self.has_tracks:
             raise ValueError(f"{self.results_dir}: no tracks.parquet; run the tracking step first")
-        self.tracks, edits = fn(self.tracks, *args)
+        tracks, edits = fn(self.tracks, *args)
+        self._snapshot(message)
+        self.tracks = tracks
         self.pending.track_edits = pd.concat([df for df in (self.pending.track_edits, edits) if len(df)]
                                              or [rv.empty_edits()], ignore_index=True)
         self.type_map.invalidate()
@@ -272,6 +277,18 @@ class ReviewSession:
 
         return napari_tracks(self.tracks[self.tracks["track_id"] > 0])
 
+    def _snapshot(self, message: str) -> None:
+        self._undo.append((self.tracks, self.pending.cell_types, self.pending.track_edits, message))
+        del self._undo[:-50]
+
+    def undo(self) -> None:
+        """Take back the last unsaved cell-type or track edit (label edits: napari's own undo)."""
+        if not self._undo:
+            raise ValueError("no unsaved cell-type or track edit to undo")
+        self.tracks, self.pending.cell_types, self.pending.track_edits, message = self._undo.pop()
+        self.type_map.invalidate()
+        self._log(f"undone: {message}")
+
     # ------------------------------------------------------------------ saving
     def _log(self, message: str) -> None:
         self.messages.append(message)
@@ -297,6 +314,7 @@ class ReviewSession:
         self.saved = rv.save_review(self.review_dir, p, n_frames=self.metadata.n_frames,
                                     shape_zyx=tuple(self.metadata.shape_zyx), user=user)
         self.pending = rv.Review()
+        self._undo.clear()
         self.labels.mark_saved()
         self._log(f"saved to {self.review_dir}")
         return self.review_dir
