@@ -1,6 +1,6 @@
-"""`snakemake --report` on a finished small demo run: one self-contained HTML file with the
-workflow description, every caption (workflow/report/*.rst, rendered with the sample names) and
-every figure embedded."""
+"""`snakemake --report` on a finished small demo run (one synthetic sample): one self-contained
+HTML file with the workflow description, every caption (workflow/report/*.rst, rendered with the
+sample name) and every figure embedded."""
 
 import re
 import shutil
@@ -12,11 +12,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL_DEMO = """\
+samples: one_sample.tsv
 demo:
   control: {seed: 1, n_frames: 6, size: 128, n_founders: 6}
-  epo: {seed: 2, n_frames: 6, size: 128, n_founders: 6}
 """
-SAMPLES = ("control", "epo")
+SAMPLES = ("control",)
 PNG_BASE64 = "iVBORw0KGgo"  # the PNG signature, base64-encoded
 
 
@@ -34,6 +34,9 @@ def report_html(tmp_path_factory) -> str:
     shutil.copytree(REPO / "workflow", work / "workflow",
                     ignore=shutil.ignore_patterns("__pycache__"))
     (work / "small.yaml").write_text(SMALL_DEMO)
+    sheet = (REPO / "samples.tsv").read_text().splitlines()
+    (work / "one_sample.tsv").write_text("\n".join([sheet[0], *[r for r in sheet if r.startswith(
+        "control\t")]]) + "\n")
     config = ["--configfile", "config.yaml", "small.yaml"]
     snakemake(work, "--cores", "2", *config)
     snakemake(work, "--report", "report.html", *config)
