@@ -27,7 +27,6 @@ import getpass
 import json
 import os
 import warnings
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -489,9 +488,3 @@ def delete_track(tracks: pd.DataFrame, track_id: int) -> tuple[pd.DataFrame, pd.
         raise ValueError(f"no track {track_id}")
     edits = _edits_df([_edit("delete", (f, lab)) for f, lab in zip(rows["frame"], rows["label"])])
     return apply_track_edits(tracks, edits), edits
-
-
-def review_summary(review: Review) -> Mapping[str, int]:
-    """Counts for a status line: cell types, track edits, reviewed frames."""
-    return {"cell_types": len(review.cell_types), "track_edits": len(review.track_edits),
-            "frames": len(review.reviewed_frames)}
