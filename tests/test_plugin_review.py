@@ -125,6 +125,12 @@ def test_type_keys_table_and_whole_track(make_napari_viewer, qtbot, results):
     qtbot.waitUntil(widget.table.hasFocus, timeout=3000)  # selecting a cell focuses the panel
     qtbot.keyClick(QApplication.focusWidget(), str(k))  # so the next key 1-9 types the cell
     assert s.cell(2, 4)["cell_type"] == "myeloid" and s.cell(3, 4)["cell_type"] == "erythroid"
+    row = widget.table.selectionModel().selectedRows()[0].row()  # the typed cell stays selected
+    assert (widget.table.item(row, 0).text(), widget.table.item(row, 1).text()) == ("2", "4")
+    widget.table.selectRow(0)  # walking the table goes to that cell
+    first = (int(widget.table.item(0, 0).text()), int(widget.table.item(0, 1).text()))
+    assert s.selected == first and viewer.dims.current_step[0] == first[0]
+    widget.go_to(2, 4)
     widget.along_track.setChecked(True)
     widget.type_buttons[s.classes.index("progenitor")].click()
     assert (s.tracks.loc[(s.tracks["track_id"] == 4) & (s.tracks["frame"] >= 2), "cell_type"] == "progenitor").all()

@@ -391,6 +391,7 @@ class ReviewWidget(QWidget):
                            max_score=self.score_max.value() if self.low_score.isChecked() else None,
                            frame=self.frame if self.this_frame.isChecked() else None).head(_MAX_ROWS)
         self.table.blockSignals(True)
+        self.table.clearSelection()
         self.table.setRowCount(len(df))
         for r, row in enumerate(df.itertuples(index=False)):
             values = [row.frame, row.label, row.track_id, row.cell_type,
@@ -398,6 +399,8 @@ class ReviewWidget(QWidget):
                       getattr(row, "type_source", "")]
             for c, v in enumerate(values):
                 self.table.setItem(r, c, QTableWidgetItem(str(v)))
+            if s.selected == (row.frame, row.label):  # keep the selected cell's row selected
+                self.table.selectRow(r)
         self.table.blockSignals(False)
 
     def refresh(self) -> None:
