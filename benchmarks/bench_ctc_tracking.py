@@ -36,10 +36,15 @@ from pipeline.measure import measure_frame  # noqa: E402
 from pipeline.track import relabel_frame, track_cells, tracks_to_ctc  # noqa: E402
 
 DATA = Path("/work/shared/data")
-# pixel size (µm) and time step (h) from the CTC dataset descriptions
+# pixel size (µm) and time step (h) from the CTC dataset descriptions; `classic`: the config's
+# segmentation.classic section a user would set for this data (used unless --set overrides it)
 DATASETS = {
-    "ctc-Fluo-N2DH-SIM+": {"pixel_size_um": 0.125, "time_step_h": 29 / 3600},
-    "ctc-Fluo-N2DH-GOWT1": {"pixel_size_um": 0.240, "time_step_h": 5 / 60},
+    "ctc-Fluo-N2DH-SIM+": {"pixel_size_um": 0.125, "time_step_h": 29 / 3600,
+                           "classic": {"preset": None, "threshold_method": "li"}},
+    "ctc-Fluo-N2DH-GOWT1": {"pixel_size_um": 0.240, "time_step_h": 5 / 60,
+                            "classic": {"preset": None, "threshold_method": "triangle", "smooth_sigma_um": 1.5,
+                                        "seed_sigma_um": 2.0, "min_seed_distance_um": 6, "seed_h_um": 1.5,
+                                        "min_diameter_um": 6}},
 }
 
 
@@ -89,10 +94,9 @@ def detections(name: str, mode: str, config: dict, cache: Path) -> tuple[pd.Data
         segment = None
     else:
         segment, source = segmenter(config, info["pixel_size_um"], tifffile.imread(images[0]))
-    key = cache / f"{name}-{mode}-{source}"
-    if key.with_suffix(".parquet").exists() and key.with_suffix(".npz").exists():
-        stack = np.load(key.with_suffix(".npz"))["labels"]
-        return pd.read_parquet(key.with_suffix(".parquet")), list(stack), source
+    table_path, stack_path = cache / f"{name}-{mode}-{source}.parquet", cache / f"{name}-{mode}-{source}.npz"
+    if table_path.exists() and stack_path.exists():
+        return pd.read_parquet(table_path), list(np.load(stack_path)["labels"]), source
     tables, labels = [], []
     for t, path in enumerate(images):
         image = tifffile.imread(path)
@@ -102,8 +106,8 @@ def detections(name: str, mode: str, config: dict, cache: Path) -> tuple[pd.Data
                                     time_h=t * info["time_step_h"], pixel_size_um=info["pixel_size_um"]))
     cells = pd.concat(tables, ignore_index=True)
     cache.mkdir(parents=True, exist_ok=True)
-    cells.to_parquet(key.with_suffix(".parquet"))
-    np.savez_compressed(key.with_suffix(".npz"), labels=np.stack(labels))
+    cells.to_parquet(table_path)
+    np.savez_compressed(stack_path, labels=np.stack(labels))
     return cells, labels, source
 
 
@@ -137,13 +141,15 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     args = ap.parse_args(argv)
     with open(args.config, encoding="utf-8") as fh:
         raw = yaml.safe_load(fh)
-    for section, values in parse_overrides(args.set).items():
-        raw.setdefault(section, {}).update(values)
-    config = validate_config(raw, source=args.config)
+    overrides = parse_overrides(args.set)
     work = Path(args.work)
     rows = []
     for name in args.datasets:
         info = DATASETS[name]
+        raw_ds = {**raw, "segmentation": {**raw.get("segmentation", {}), "classic": info["classic"]}}
+        for section, values in overrides.items():
+            raw_ds[section] = {**raw_ds.get(section, {}), **values}
+        config = validate_config(raw_ds, source=args.config)
         for mode in args.modes:
             t0 = time.perf_counter()
             cells, labels, source = detections(name, mode, config, work / "cache")

@@ -49,7 +49,9 @@ class TrackingParams:
     division_max_distance_px: float | None = None
     new_track_cost: float = 1.0
     no_division_cost: float = 1.0
-    division_symmetry_weight: float = 1.5
+    division_cost: float = 0.3
+    division_symmetry_weight: float = 1.2
+    merge_max_frames: int = 10
     gap_cost_per_frame: float = 0.1
     area_weight: float = 0.0
     intensity_weight: float = 0.0
@@ -94,7 +96,9 @@ class TrackingParams:
                    division_max_distance_px=div_px,
                    new_track_cost=float(cfg.get("new_track_cost", 1.0)),
                    no_division_cost=float(cfg.get("no_division_cost", 1.0)),
-                   division_symmetry_weight=float(cfg.get("division_symmetry_weight", 1.5)),
+                   division_cost=float(cfg.get("division_cost", 0.3)),
+                   division_symmetry_weight=float(cfg.get("division_symmetry_weight", 1.2)),
+                   merge_max_frames=int(cfg.get("merge_max_frames", 10)),
                    gap_cost_per_frame=float(cfg.get("gap_cost_per_frame", 0.1)),
                    area_weight=float(cfg.get("area_weight", 0.0)),
                    intensity_weight=float(cfg.get("intensity_weight", 0.0)),
@@ -111,6 +115,7 @@ class _Detections:
     pos: np.ndarray
     log_area: np.ndarray | None
     log_intensity: np.ndarray | None
+    radius: np.ndarray | None  # equivalent radius in pixels (from area_px), None if unknown
     starts: dict  # frame -> (first index, last index + 1)
 
 
@@ -139,11 +144,14 @@ def _detections(cells: pd.DataFrame, p: TrackingParams) -> tuple[_Detections, np
             raise ConfigError(f"tracking.intensity_channel: column {p.intensity_column!r} is not in the "
                               f"cells table (columns: {list(cells.columns)}); name a measured channel")
         log_int = np.log(np.maximum(sub[p.intensity_column].to_numpy(dtype=np.float64), 1e-9))
+    radius = None
+    if "area_px" in cells.columns:
+        radius = np.sqrt(np.maximum(sub["area_px"].to_numpy(dtype=np.float64), 0.0) / np.pi)
     frame = sub["frame"].to_numpy(dtype=np.int64)
     uniq, first = np.unique(frame, return_index=True)
     bounds = np.append(first, len(frame))
     starts = {int(t): (int(bounds[i]), int(bounds[i + 1])) for i, t in enumerate(uniq)}
-    return _Detections(frame, pos, log_area, log_int, starts), order
+    return _Detections(frame, pos, log_area, log_int, radius, starts), order
 
 
 def _pair_costs(det: _Detections, i: np.ndarray, j: np.ndarray, d2: np.ndarray, dmax: float,
@@ -219,7 +227,9 @@ def _division_costs(det: _Detections, mother: np.ndarray, sibling: np.ndarray, d
                      dmax: float, p: TrackingParams) -> np.ndarray:
     """Cost of `mother` (frame t) dividing into `sibling` (its continuation at t+1) and `daughter`.
 
-    Daughters move apart on opposite sides of the mother: the cost is the squared distance from
+    Daughters move apart on opposite sides of the mother: the cost is `division_cost` (so that a
+    gap-closing link from a track that ended nearby, e.g. two touching cells segmented as one for
+    a frame, explains a new object better than a division does), plus the squared distance from
     the mother to the daughters' midpoint over dmax^2, plus `division_symmetry_weight` times the
     squared relative difference of the two daughters' distances to the mother (0 when both moved
     equally far, 1 when one stayed put: the usual false division is a cell that just continues
@@ -227,7 +237,7 @@ def _division_costs(det: _Detections, mother: np.ndarray, sibling: np.ndarray, d
     ratio of the daughters' areas.
     """
     mid = 0.5 * (det.pos[sibling] + det.pos[daughter])
-    cost = np.sum((det.pos[mother] - mid) ** 2, axis=1) / dmax ** 2
+    cost = p.division_cost + np.sum((det.pos[mother] - mid) ** 2, axis=1) / dmax ** 2
     d_sib = np.linalg.norm(det.pos[sibling] - det.pos[mother], axis=1)
     d_dau = np.linalg.norm(det.pos[daughter] - det.pos[mother], axis=1)
     asym = (d_sib - d_dau) / np.maximum(d_sib + d_dau, EPS)
@@ -269,7 +279,7 @@ def _close_gaps_and_divisions(det: _Detections, p: TrackingParams, nxt: np.ndarr
     mothers = np.zeros(0, np.int64)
     if p.divisions:
         dmax = p.division_max_distance_px or p.max_distance_px
-        continuing = np.flatnonzero(nxt >= 0)
+        continuing = np.flatnonzero((nxt >= 0) & ~blocked_src)
         mothers_by_frame = _group_by_frame(continuing, det.frame)
         m_rows, m_cols, m_costs = [], [], []
         for t, s_idx in start_by_frame.items():
@@ -353,6 +363,63 @@ def _assign_tracks(frame: np.ndarray, edges_src: np.ndarray, edges_dst: np.ndarr
     return track_id, parent_of_track.reindex(track_id).to_numpy()
 
 
+def _resolve_merges(det: _Detections, p: TrackingParams, nxt: np.ndarray, blocked_src: np.ndarray,
+                    gaps: tuple[np.ndarray, np.ndarray], divisions: tuple[np.ndarray, np.ndarray]):
+    """Undo divisions that are two touching cells seen as one object for a few frames.
+
+    Pattern: track A's last cell (frame e) lies inside cell B's object at e + 1 (closer than that
+    object's equivalent radius, or than max_distance without areas), and
+    B's object "divides" at t <= e + merge_max_frames, one daughter within one step of where A
+    disappeared. Then A and B were merged by the segmentation and separate again: A continues
+    (a gap-closing link) to that daughter and B to the other; no division. Returns the updated
+    (nxt, gaps, divisions).
+    """
+    (g_src, g_dst), (m_src, m_dst) = gaps, divisions
+    n = len(det.frame)
+    has_out = (nxt >= 0) | blocked_src
+    has_out[g_src] = True
+    has_out[m_src] = True
+    ends = np.flatnonzero(~has_out)
+    if len(ends) == 0 or len(m_src) == 0:
+        return nxt, gaps, divisions
+    prv = np.full(n, -1)
+    prv[nxt[nxt >= 0]] = np.flatnonzero(nxt >= 0)
+    nxt = nxt.copy()
+    tree = cKDTree(det.pos[ends])
+    d2max, used = p.max_distance_px ** 2, np.zeros(n, bool)
+    keep = np.ones(len(m_src), bool)
+    new_src, new_dst = [], []
+    for k in np.argsort(m_src, kind="stable"):
+        m, d = m_src[k], m_dst[k]
+        sib, t = nxt[m], det.frame[m]
+        chain = {int(det.frame[m]): m}  # B's cells back in time, frame -> detection
+        node = m
+        while prv[node] >= 0 and det.frame[node] > t - p.merge_max_frames:
+            node = prv[node]
+            chain[int(det.frame[node])] = node
+        best = None
+        for e in ends[tree.query_ball_point(det.pos[m], p.max_distance_px * (p.merge_max_frames + 1))]:
+            into = chain.get(int(det.frame[e]) + 1)
+            if used[e] or into is None or det.frame[e] >= t:
+                continue
+            inside = p.max_distance_px if det.radius is None else min(p.max_distance_px, det.radius[into])
+            if np.sum((det.pos[e] - det.pos[into]) ** 2) > inside ** 2:
+                continue
+            for a, b in ((d, sib), (sib, d)):  # A takes a, B continues to b
+                d2a = np.sum((det.pos[e] - det.pos[a]) ** 2)
+                cost = d2a + np.sum((det.pos[m] - det.pos[b]) ** 2)
+                if d2a <= d2max and (best is None or cost < best[0]):
+                    best = (cost, e, a, b)
+        if best is None:
+            continue
+        _, e, a, b = best
+        used[e], keep[k], nxt[m] = True, False, b
+        new_src.append(e)
+        new_dst.append(a)
+    gaps = (np.concatenate([g_src, np.array(new_src, np.int64)]), np.concatenate([g_dst, np.array(new_dst, np.int64)]))
+    return nxt, gaps, (m_src[keep], m_dst[keep])
+
+
 def _links_sparse_lap(det: _Detections, p: TrackingParams, fixed_src: np.ndarray, fixed_dst: np.ndarray):
     n = len(det.frame)
     blocked_src = np.zeros(n, bool)
@@ -368,8 +435,12 @@ def _links_sparse_lap(det: _Detections, p: TrackingParams, fixed_src: np.ndarray
     nxt[fixed_src[one_step]] = fixed_dst[one_step]
     prv[fixed_dst] = fixed_src
     g_src, g_dst, m_src, m_dst = _close_gaps_and_divisions(det, p, nxt, prv, blocked_src, blocked_dst)
+    if p.divisions and p.merge_max_frames > 0:
+        nxt, (g_src, g_dst), (m_src, m_dst) = _resolve_merges(det, p, nxt, blocked_src, (g_src, g_dst),
+                                                              (m_src, m_dst))
+    src = np.flatnonzero((nxt >= 0) & ~blocked_src)
     return (np.concatenate([src, g_src, m_src, fixed_src]).astype(np.int64),
-            np.concatenate([dst, g_dst, m_dst, fixed_dst]).astype(np.int64))
+            np.concatenate([nxt[src], g_dst, m_dst, fixed_dst]).astype(np.int64))
 
 
 def _links_laptrack(det: _Detections, p: TrackingParams, fixed_src: np.ndarray, fixed_dst: np.ndarray):

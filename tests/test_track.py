@@ -208,3 +208,26 @@ def test_napari_graph_ids_exist_in_data():
     assert data.shape[1] == 4
     order = np.lexsort((data[:, 1], data[:, 0]))
     assert (order == np.arange(len(data))).all()
+
+
+def test_touching_cells_seen_as_one_object_are_not_a_division():
+    """Cells A and B are segmented as one object (twice the area) in frames 3-5, then apart
+    again: each keeps its identity (A across the merge by a gap-closing link), no division."""
+    rows = []
+    for t in range(10):
+        if 3 <= t <= 5:
+            rows.append((t, 1, 50.0, 51.0, 200))  # nearer to B, which goes on through it
+        else:
+            rows += [(t, 1, 50.0, 44.0, 100), (t, 2, 50.0, 56.0, 100)]
+    cells = _cells(rows, ("frame", "label", "y", "x", "area_px"))
+    tracks = track_cells(cells, {"max_distance_px": 10.0})
+    ctc = tracks_to_ctc(tracks).set_index("label")
+    assert (ctc.loc[ctc["parent"] > 0, "parent"].value_counts() < 2).all()   # no division
+    a_before, a_after = _track_of(tracks, 2, 1), _track_of(tracks, 6, 1)
+    b_before, b_after = _track_of(tracks, 2, 2), _track_of(tracks, 6, 2)
+    # B goes on through the merged object; A is seen again after it (CTC gap continuation)
+    assert b_before == _track_of(tracks, 4, 1) == b_after
+    assert a_after != a_before and ctc.loc[a_after, "parent"] == a_before
+    # without the merge resolution the same data gives a false division
+    off = tracks_to_ctc(track_cells(cells, {"max_distance_px": 10.0, "merge_max_frames": 0}))
+    assert (off.loc[off["parent"] > 0, "parent"].value_counts() == 2).any()
