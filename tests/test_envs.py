@@ -110,16 +110,17 @@ def rules_by_env() -> dict[str, list[str]]:
 
 def test_each_rule_has_one_env_and_directives_agree():
     rules_text = "\n".join(p.read_text() for p in (REPO / "workflow" / "rules").glob("*.smk"))
-    rule_names = set(re.findall(r"^rule (\w+):", rules_text, re.M))
+    rule_names = set(re.findall(r"^(?:rule|checkpoint) (\w+):", rules_text, re.M))
     served = rules_by_env()
     owner = {}
     for env_name, rules in served.items():
         for rule in rules:
             assert rule not in owner, f"rule {rule} is served by {owner.get(rule)} and {env_name}"
             owner[rule] = env_name
-    assert set(owner) <= rule_names, f"env headers name unknown rules {set(owner) - rule_names}"
-    for block in re.split(r"^(?=rule \w+:)", rules_text, flags=re.M):
-        head = re.match(r"rule (\w+):", block)
+    assert set(owner) == rule_names, (f"rules without an env: {rule_names - set(owner)}; env "
+                                      f"headers naming no rule: {set(owner) - rule_names}")
+    for block in re.split(r"^(?=(?:rule|checkpoint) \w+:)", rules_text, flags=re.M):
+        head = re.match(r"(?:rule|checkpoint) (\w+):", block)
         conda = re.search(r"^\s+conda:\s*\n?\s*\"([^\"]+)\"", block, re.M)
         if head and conda:
             assert Path(conda.group(1)).name == owner.get(head.group(1)), (
