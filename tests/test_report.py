@@ -65,8 +65,9 @@ def test_per_sample_captions_name_each_sample(report_html, caption):
         assert f"{first} <strong>{sample}</strong>" in report_html, (caption, sample)
 
 
-def test_summary_caption_and_figures_are_embedded(report_html):
+def test_summary_captions_and_figures_are_embedded(report_html):
     assert caption_sentence("summary_plot.rst") in report_html
-    # 3 figures per sample + the summary plot, as inline PNG data (self-contained)
-    assert report_html.count(PNG_BASE64) >= 3 * len(SAMPLES) + 1
+    assert caption_sentence("production_rates.rst") in report_html
+    # 3 figures per sample + 2 summary plots, as inline PNG data (self-contained)
+    assert report_html.count(PNG_BASE64) >= 3 * len(SAMPLES) + 2
     assert not re.search(r'(src|href)="https?://', report_html), "report must not load from the web"
