@@ -59,6 +59,18 @@ def test_editable_labels_index_like_numpy():
     assert stack.edited == {0, 1} and base[1, 2, 0] == 20  # the source is never written
 
 
+def test_tracks_layer_data_matches_the_pipeline(results):
+    from marrowflow_review._session import ReviewSession
+    from pipeline.track import napari_tracks
+
+    session = ReviewSession(results)
+    session.split(4, 3)
+    data, graph = session.napari_tracks()
+    want_data, want_graph = napari_tracks(session.tracks)
+    np.testing.assert_array_equal(data, want_data)
+    assert graph == want_graph == {2: [1], 3: [1]}
+
+
 def test_reader_gives_channels_labels_types_tracks(make_napari_viewer, results):
     assert napari_get_reader(str(results / "metadata.json")) is not None
     assert napari_get_reader(str(results.parent)) is None

@@ -272,10 +272,19 @@ class ReviewSession:
         self._track_edit(rv.delete_track, track_id, message=f"track {track_id} deleted")
 
     def napari_tracks(self) -> tuple[np.ndarray, dict[int, list[int]]]:
-        """Tracks layer data [track_id, t, (z), y, x] in pixels and the division graph."""
-        from pipeline.track import napari_tracks
+        """Tracks layer data [track_id, t, (z), y, x] in pixels and the division graph {child: [parent]}.
 
-        return napari_tracks(self.tracks[self.tracks["track_id"] > 0])
+        Same result as `pipeline.track.napari_tracks` (a test checks it) without importing the
+        tracker and its scipy modules, which would add about a second to opening a sample.
+        """
+        sub = self.tracks[self.tracks["track_id"] > 0].sort_values(["track_id", "frame"], kind="stable")
+        axes = ["z", "y", "x"] if "z" in sub.columns else ["y", "x"]
+        data = np.column_stack([sub["track_id"].to_numpy(np.float64), sub["frame"].to_numpy(np.float64),
+                                sub[axes].to_numpy(np.float64)]) if len(sub) else np.zeros((0, 2 + len(axes)))
+        parents = sub.groupby("track_id")["parent_track_id"].max()
+        present = set(parents.index.tolist())
+        graph = {int(c): [int(p)] for c, p in parents.items() if p > 0 and p in present}
+        return data, graph
 
     def _snapshot(self, message: str) -> None:
         self._undo.append((self.tracks, self.pending.cell_types, self.pending.track_edits, message))
