@@ -52,6 +52,7 @@ class TrackingParams:
     division_cost: float = 0.3
     division_symmetry_weight: float = 1.2
     merge_max_frames: int = 10
+    min_daughter_frames: int = 2
     gap_cost_per_frame: float = 0.1
     area_weight: float = 0.0
     intensity_weight: float = 0.0
@@ -99,6 +100,7 @@ class TrackingParams:
                    division_cost=float(cfg.get("division_cost", 0.3)),
                    division_symmetry_weight=float(cfg.get("division_symmetry_weight", 1.2)),
                    merge_max_frames=int(cfg.get("merge_max_frames", 10)),
+                   min_daughter_frames=int(cfg.get("min_daughter_frames", 2)),
                    gap_cost_per_frame=float(cfg.get("gap_cost_per_frame", 0.1)),
                    area_weight=float(cfg.get("area_weight", 0.0)),
                    intensity_weight=float(cfg.get("intensity_weight", 0.0)),
@@ -420,6 +422,30 @@ def _resolve_merges(det: _Detections, p: TrackingParams, nxt: np.ndarray, blocke
     return nxt, gaps, (m_src[keep], m_dst[keep])
 
 
+def _drop_fragment_divisions(det: _Detections, p: TrackingParams, nxt: np.ndarray,
+                             gaps: tuple[np.ndarray, np.ndarray], divisions: tuple[np.ndarray, np.ndarray]):
+    """Drop divisions with a daughter seen in fewer than `min_daughter_frames` frames that then
+    vanishes before the movie's last frame without dividing: a fragment of an over-segmented
+    cell, not a cell. The fragment stays as a track of its own."""
+    m_src, m_dst = divisions
+    if p.min_daughter_frames <= 1 or len(m_src) == 0:
+        return divisions
+    after = nxt.copy()
+    after[gaps[0]] = gaps[1]
+    divides = np.zeros(len(det.frame), bool)
+    divides[m_src] = True
+    last_frame = det.frame.max()
+    keep = np.ones(len(m_src), bool)
+    for k, d in enumerate(m_dst):
+        seen, node = 1, d
+        while after[node] >= 0 and seen < p.min_daughter_frames and not divides[node]:
+            node = after[node]
+            seen += 1
+        if seen < p.min_daughter_frames and not divides[node] and det.frame[node] < last_frame:
+            keep[k] = False
+    return m_src[keep], m_dst[keep]
+
+
 def _links_sparse_lap(det: _Detections, p: TrackingParams, fixed_src: np.ndarray, fixed_dst: np.ndarray):
     n = len(det.frame)
     blocked_src = np.zeros(n, bool)
@@ -438,6 +464,7 @@ def _links_sparse_lap(det: _Detections, p: TrackingParams, fixed_src: np.ndarray
     if p.divisions and p.merge_max_frames > 0:
         nxt, (g_src, g_dst), (m_src, m_dst) = _resolve_merges(det, p, nxt, blocked_src, (g_src, g_dst),
                                                               (m_src, m_dst))
+    m_src, m_dst = _drop_fragment_divisions(det, p, nxt, (g_src, g_dst), (m_src, m_dst))
     src = np.flatnonzero((nxt >= 0) & ~blocked_src)
     return (np.concatenate([src, g_src, m_src, fixed_src]).astype(np.int64),
             np.concatenate([nxt[src], g_dst, m_dst, fixed_dst]).astype(np.int64))
