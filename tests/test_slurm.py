@@ -85,11 +85,13 @@ def slurm_args(profile: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def slurm(tmp_path_factory):
-    """A running local SLURM; stops at the end what this fixture started (nothing otherwise)."""
+    """A running local SLURM; stops at the end what this fixture started (nothing otherwise).
+    Yields where the controller's log stood before, so that only this session's lines count."""
     env = {**os.environ, "MARROWFLOW_SLURM_STATE": str(tmp_path_factory.mktemp("slurm-state"))}
+    log_offset = SLURMCTLD_LOG.stat().st_size if SLURMCTLD_LOG.exists() else 0
     subprocess.run(["bash", str(REPO / "scripts" / "slurm_local.sh")], env=env, check=True,
                    timeout=600)
-    yield
+    yield log_offset
     subprocess.run(["bash", str(REPO / "scripts" / "slurm_stop.sh")], env=env, check=True,
                    timeout=120)
 
@@ -140,20 +142,22 @@ def slurm_jobs(job_ids: list[str]) -> dict[str, dict[str, str]]:
             for r in rows}
 
 
-def assert_in_controller_log(job_ids: list[str]) -> None:
-    text = SLURMCTLD_LOG.read_text(errors="replace")
+def assert_in_controller_log(job_ids: list[str], log_offset: int) -> None:
+    with SLURMCTLD_LOG.open("rb") as fh:
+        fh.seek(log_offset)
+        text = fh.read().decode(errors="replace")
     for job_id in job_ids:
         assert re.search(rf"_slurm_rpc_submit_batch_job: JobId={job_id}\b", text), job_id
 
 
-def test_gpu_profile_retry_asks_for_more_memory_on_the_gpu_partition(runs):
+def test_gpu_profile_retry_asks_for_more_memory_on_the_gpu_partition(runs, slurm):
     run = runs["gpu"]
     assert run.returncode == 0, run.output[-4000:]
     assert (run.workdir / "out" / "a.txt").read_text() == "a\n"
     ids = sorted(submitted_job_ids(run.output), key=int)
     jobs = slurm_jobs(ids)
     assert len(ids) == 2 and set(jobs) == set(ids), run.output[-4000:]
-    assert_in_controller_log(ids)
+    assert_in_controller_log(ids, slurm)
     first, retry = jobs[ids[0]], jobs[ids[1]]
     assert (first["mem"], first["state"]) == ("200M", "FAILED")
     assert (retry["mem"], retry["state"]) == ("400M", "COMPLETED")
@@ -193,7 +197,7 @@ def result_files(root: Path) -> dict[str, bytes]:
             if p.is_file() and p.name != "provenance.json"}
 
 
-def test_demo_on_slurm_matches_local_run(runs):
+def test_demo_on_slurm_matches_local_run(runs, slurm):
     local, cluster = runs["local"], runs["cluster"]
     assert local.returncode == 0, local.output[-4000:]
     assert cluster.returncode == 0, cluster.output[-4000:]
@@ -205,7 +209,7 @@ def test_demo_on_slurm_matches_local_run(runs):
     assert ids and set(jobs) == set(ids)
     assert {j["state"] for j in jobs.values()} == {"COMPLETED"}
     assert {j["partition"] for j in jobs.values()} == {"main"}
-    assert_in_controller_log(ids)
+    assert_in_controller_log(ids, slurm)
     # the steps went as group jobs (workflow/profiles/slurm): one per sample, one for the summary
     groups = sorted(re.match(r"rule_(sample|summary)_", j["comment"]).group(1)
                     for j in jobs.values())
