@@ -195,14 +195,14 @@ def save_review(review_dir: str | os.PathLike, new: Review, *, n_frames: int, sh
         raise ValueError(f"save_review: frames {missing} are marked reviewed but their labels were not given")
     merged = merge_reviews(old, new)
     shape_zyx = tuple(int(s) for s in shape_zyx)
-    if merged.reviewed_frames:
+    if new.reviewed_frames:  # labels.tif is rewritten only when frames were (re)reviewed
         if max(merged.reviewed_frames) >= n_frames:
             raise InputError(f"{d}: reviewed frame {max(merged.reviewed_frames)} is beyond the movie's "
                              f"{n_frames} frames. Fix: remove it from {FILES['frames']}")
         _write_label_stack(d / FILES["labels"], merged, old, n_frames, shape_zyx)
         merged.labels_path = d / FILES["labels"]
-        merged.label_frames = {}
         _write_text(d / FILES["frames"], "".join(f"{t}\n" for t in merged.reviewed_frames))
+    merged.label_frames = {}
     if len(merged.cell_types):
         write_table(merged.cell_types, d / FILES["types"])
     if len(merged.track_edits):

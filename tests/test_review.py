@@ -163,6 +163,11 @@ def test_save_merges_with_earlier_review(tmp_path):
     with open_labels(d / "labels.tif") as stack:
         assert stack.n_frames == 4 and not stack.read_frame(0).any()
     assert [e["user"] for e in read_review_log(d)] == ["ann", "bob"]
+    stamp = (d / "labels.tif").stat().st_mtime_ns
+    save_review(d, Review(cell_types=pd.DataFrame({"frame": [2], "label": [1], "cell_type": ["myeloid"]})),
+                n_frames=4, shape_zyx=shape)
+    assert (d / "labels.tif").stat().st_mtime_ns == stamp  # types only: the label stack is left alone
+    assert load_review(d).reviewed_frames == [1, 3] and len(load_review(d).cell_types) == 3
     assert not [p.name for p in d.iterdir() if p.name.startswith(".tmp")]
 
 
