@@ -90,9 +90,8 @@ class TrackingParams:
                               "be converted to pixels; set image.pixel_size_um in config.yaml (or the "
                               "file's metadata), or set tracking.max_distance_px")
         div_um = cfg.get("division_max_distance_um")
-        div_px = None
-        if div_um is not None and pixel_size_um:
-            div_px = div_um / pixel_size_um
+        # daughters separate fast: by default 1.5 x the largest step of one cell
+        div_px = div_um / pixel_size_um if (div_um is not None and pixel_size_um) else 1.5 * max_px
         method = cfg.get("method", "sparse_lap")
         if method not in ("sparse_lap", "laptrack"):
             raise ConfigError(f"tracking.method is {method!r}; allowed: 'sparse_lap', 'laptrack'")
