@@ -150,7 +150,7 @@ def test_type_keys_table_and_whole_track(make_napari_viewer, qtbot, results):
     assert "unsaved: 5 cell type(s)" in widget.status.text()
 
 
-def test_track_buttons_edit_tracks_and_lineage(make_napari_viewer, results):
+def test_track_buttons_edit_tracks_and_lineage(make_napari_viewer, qtbot, results):
     viewer = make_napari_viewer()
     widget = _open(viewer, results)
     s = widget.session
@@ -178,6 +178,10 @@ def test_track_buttons_edit_tracks_and_lineage(make_napari_viewer, results):
     widget.undo_button.click()
     assert 4 in set(s.tracks["track_id"]) and len(s.pending.track_edits) < n_edits
     assert "undone: track 4 deleted" in widget.status.text()
+    viewer.window.remove_dock_widget("all")
+    widget.deleteLater()  # a deleted widget leaves no callbacks behind
+    qtbot.waitUntil(lambda: widget._on_click not in viewer.mouse_drag_callbacks, timeout=5000)
+    viewer.dims.set_current_step(0, 1)
 
 
 def test_paint_with_mouse_and_save(make_napari_viewer, qtbot, results):

@@ -23,6 +23,16 @@ from marrowflow_review._reader import SESSION_KEY, type_colours
 _MAX_ROWS = 500
 
 
+def _detach(viewer, attach, frame_changed, on_click):
+    """A callback that unhooks a closed widget from the viewer (it outlives the widget)."""
+    def detach(*_):
+        viewer.layers.events.inserted.disconnect(attach)
+        viewer.dims.events.current_step.disconnect(frame_changed)
+        if on_click in viewer.mouse_drag_callbacks:
+            viewer.mouse_drag_callbacks.remove(on_click)
+    return detach
+
+
 class ReviewWidget(QWidget):
     """Review of the marrowflow sample open in `napari_viewer` (opened with this plugin's reader)."""
 
@@ -55,6 +65,7 @@ class ReviewWidget(QWidget):
         layout.addWidget(self.status)
         self.viewer.layers.events.inserted.connect(self._attach)
         self.viewer.dims.events.current_step.connect(self._frame_changed)
+        self.destroyed.connect(_detach(self.viewer, self._attach, self._frame_changed, self._on_click))
         self._attach()
 
     # ------------------------------------------------------------------ building
