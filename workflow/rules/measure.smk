@@ -1,5 +1,6 @@
 rule measure:
-    """Per-cell morphology and mean intensity per channel, frame by frame (reviewed labels win)."""
+    """Per-cell morphology and background-corrected mean intensity per channel, frame by frame
+    (reviewed labels win)."""
     input:
         movie=sample_path,
         metadata=f"{RESULTS}/{{sample}}/metadata.json",
@@ -10,6 +11,7 @@ rule measure:
         f"{RESULTS}/{{sample}}/cells.parquet",
     params:
         review_dir=lambda wc: f"{REVIEWS}/{wc.sample}",
+        measure=config["measure"],
     log:
         "logs/measure/{sample}.log",
     script:
