@@ -231,3 +231,20 @@ def test_touching_cells_seen_as_one_object_are_not_a_division():
     # without the merge resolution the same data gives a false division
     off = tracks_to_ctc(track_cells(cells, {"max_distance_px": 10.0, "merge_max_frames": 0}))
     assert (off.loc[off["parent"] > 0, "parent"].value_counts() == 2).any()
+
+
+@pytest.mark.parametrize("column, key", [("mean_nuclei", "intensity_weight"), ("area_px", "area_weight")])
+def test_size_or_intensity_term_keeps_identity_when_cells_swap_places(column, key):
+    # A (bright, big) and B (dim, small) pass each other between frames 1 and 2
+    rows = [(0, 1, 20.0, 0.0, 100.0), (0, 2, 20.0, 10.0, 10.0), (1, 1, 20.0, 4.0, 100.0), (1, 2, 20.0, 6.0, 10.0),
+            (2, 1, 20.0, 7.0, 100.0), (2, 2, 20.0, 3.0, 10.0), (3, 1, 20.0, 10.0, 100.0), (3, 2, 20.0, 0.0, 10.0)]
+    cells = _cells(rows, ("frame", "label", "y", "x", column))
+    base = {"max_distance_px": 10.0, "gap_closing_frames": 0, "divisions": False}
+    plain = track_cells(cells, base)
+    assert plain.groupby("label")["track_id"].nunique().max() == 2      # position alone swaps them
+    cfg = {**base, key: 1.0, "intensity_channel": "nuclei"}
+    tracks = track_cells(cells, cfg)
+    assert tracks.groupby("label")["track_id"].nunique().tolist() == [1, 1]
+    if key == "intensity_weight":
+        with pytest.raises(ConfigError, match="mean_CD34"):
+            track_cells(cells, {**cfg, "intensity_channel": "CD34"})
