@@ -385,8 +385,19 @@ def apply_track_edits(tracks: pd.DataFrame, edits: pd.DataFrame) -> pd.DataFrame
 
 
 def apply_track_review(tracks: pd.DataFrame, review: Review) -> pd.DataFrame:
-    """Honour the reviewed track edits (splits, joins, parents, deletions) on a tracks table."""
-    return apply_track_edits(tracks, review.track_edits)
+    """Honour the reviewed track edits (splits, joins, parents, deletions) on a tracks table.
+
+    Where an edit leaves a track skipping frames (a deleted middle cell, a join across a gap), the
+    part after the gap becomes a daughter track (`pipeline.track.split_gaps`), as the tracker does
+    for gap-closing links, so the result is valid for the CTC export.
+    """
+    out = apply_track_edits(tracks, review.track_edits)
+    span = out.groupby("track_id")["frame"].agg(["min", "max", "nunique"]) if len(out) else None
+    if span is not None and (span["max"] - span["min"] + 1 != span["nunique"]).any():
+        from pipeline.track import split_gaps
+
+        out = split_gaps(out)
+    return out
 
 
 def review_fixed_links(review: Review, cells: pd.DataFrame | None = None) -> pd.DataFrame:

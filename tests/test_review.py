@@ -199,3 +199,13 @@ def test_track_step_honours_a_reviewed_join():
     tid = tracked.set_index(["frame", "label"])["track_id"]
     assert tid[(2, 1)] == tid[(3, 2)] != tid[(3, 1)]
     pd.testing.assert_frame_equal(apply_track_review(tracked, review), tracked)
+
+
+def test_track_review_leaves_no_gaps():
+    from pipeline.track import tracks_to_ctc
+
+    edits = pd.DataFrame([{"action": "delete", "frame": 5, "label": 4, "next_frame": -1, "next_label": -1}])
+    out = apply_track_review(_tracks(), Review(track_edits=edits))
+    ctc = tracks_to_ctc(out).set_index("label")
+    assert ctc.loc[4, ["begin", "end"]].tolist() == [0, 4]
+    assert ctc.loc[5].tolist() == [6, 9, 4]  # the part after the gap: a daughter of track 4
