@@ -82,7 +82,7 @@ class BackgroundParams:
             raise ConfigError(f"measure.background is {mode!r}; allowed: {', '.join(BACKGROUND_MODES)}. "
                               "Fix it in config.yaml.")
         sizes = {}
-        for key, default_um, default_px in (("block", 40.0, 64), ("margin", 2.0, 3)):
+        for key, default_um, default_px in (("block", 20.0, 32), ("margin", 2.0, 3)):
             um = cfg.get(f"background_{key}_um", default_um)
             px = cfg.get(f"background_{key}_px", default_px)
             for name, v in ((f"background_{key}_um", um), (f"background_{key}_px", px)):

@@ -61,19 +61,19 @@ def resolve_device(gpu: bool | str):
 
 def _model_source(model: str) -> tuple[str, bool]:
     """(path or built-in name, is_builtin); raises ConfigError for a missing path or unknown name."""
-    from cellpose import models
-
     if not isinstance(model, str) or not model:
         raise ConfigError(f"segmentation.cellpose.model is {model!r}; give a built-in model name "
-                          f"({', '.join(models.MODEL_NAMES[:4])}, ...) or a path to trained weights")
+                          "(nuclei, cyto3, ...) or a path to trained weights")
     if Path(model).is_file():
         return str(Path(model).resolve()), False
     looks_like_path = "/" in model or "\\" in model or Path(model).suffix in (".pth", ".pt", ".npy")
+    if not looks_like_path:
+        from cellpose import models
     if looks_like_path or model not in models.MODEL_NAMES:
         raise ConfigError(
             f"segmentation.cellpose.model: weights file {model!r} does not exist "
             f"(expected a file of trained cellpose weights, e.g. resources/models/<name>/<name>, "
-            f"or a built-in model name such as {', '.join(models.MODEL_NAMES[:4])}). "
+            "or a built-in model name such as nuclei or cyto3). "
             "Fix the path, train a model with `pipeline.train.train_cellpose`, or use a built-in name.")
     return model, True
 

@@ -4,11 +4,14 @@ Steps, each driven by one parameter (sizes in µm, converted with the pixel size
 
 1. background correction (optional): subtract a grey opening of radius `background_radius_um`
    (computed on a downsampled copy, so it stays fast for large radii);
+   and (`flatten_lines`) of each row's and column's median (stripes, bright frame edges);
 2. smoothing: Gaussian of `smooth_sigma_um`;
-3. foreground: a global threshold (`threshold_method`: otsu, li, triangle, mean, yen) on the
-   smoothed image or on its log (`log_transform`, for objects whose brightness varies by orders
-   of magnitude); `threshold_scale` scales its height above the background level (the median
-   of the pixels below it); holes filled;
+3. foreground: a global threshold (`threshold_method`: otsu, li, triangle, mean, yen, or noise)
+   on the smoothed image or on its log (`log_transform`, for objects whose brightness varies by
+   orders of magnitude); `threshold_scale` scales its height above the background level (the
+   median of the pixels below it). `noise` is the image median plus one noise SD (robust, from
+   the pixels below the median; for sparse objects), so `threshold_scale` counts noise SDs;
+   holes filled;
 4. seeds: maxima of the distance transform, optionally mixed with the
    smoothed intensity (`intensity_weight` in 0..1), taken as h-maxima of height `seed_h_um`
    (a split needs a neck at least that much narrower than the two halves), at least
@@ -17,6 +20,7 @@ Steps, each driven by one parameter (sizes in µm, converted with the pixel size
    optionally (`boundary_fraction`) each object's outline is then moved to where the intensity
    drops to that fraction of the object's own contrast over background, so that dim and bright
    objects get equally tight outlines (`threshold_scale` < 1 then gives each object room);
+   `outline_sigma_um` smooths the outlines (a Gaussian of the mask cut at one half);
 6. size filter on the equivalent diameter (`min_diameter_um`, `max_diameter_um`) and optional
    removal of objects touching the image border (`exclude_border`).
 
@@ -44,6 +48,7 @@ __all__ = ["CLASSIC_KEYS", "segment_classic", "spacing_for"]
 CLASSIC_KEYS: dict[str, object] = {
     "units": "auto",
     "background_radius_um": None,
+    "flatten_lines": False,
     "smooth_sigma_um": 0.5,
     "threshold_method": "otsu",
     "threshold_scale": 1.0,
@@ -56,10 +61,20 @@ CLASSIC_KEYS: dict[str, object] = {
     "seed_resolution_um": 0.5,
     "compactness": 0.0,
     "boundary_fraction": None,
+    "outline_sigma_um": None,
     "min_diameter_um": 2.0,
     "max_diameter_um": None,
     "exclude_border": False,
 }
+
+def _noise_level(work: np.ndarray) -> tuple[float, float]:
+    """Background level (median) and noise SD (MAD of the pixels below the median)."""
+    sample = work.ravel()[:: max(work.size // 1_000_000, 1)]
+    level = float(np.median(sample))
+    below = sample[sample <= level]
+    sd = 1.4826 * float(np.median(level - below))
+    return level, max(sd, 1e-6 * max(abs(level), 1.0))
+
 
 _THRESHOLDS = {
     "otsu": filters.threshold_otsu,
@@ -125,21 +140,28 @@ def segment_classic(image: np.ndarray, *, pixel_size_um: float | Sequence[float]
     p = {**CLASSIC_KEYS, **params}
     if image.ndim not in (2, 3):
         raise ValueError(f"segment_classic takes a 2D or 3D frame, got shape {image.shape}")
-    if p["threshold_method"] not in _THRESHOLDS:
+    if p["threshold_method"] not in (*_THRESHOLDS, "noise"):
         raise ConfigError(f"segmentation.classic.threshold_method is {p['threshold_method']!r}; "
-                          f"allowed: {sorted(_THRESHOLDS)}")
+                          f"allowed: {sorted((*_THRESHOLDS, 'noise'))}")
     spacing = spacing_for(image.ndim, pixel_size_um, p["units"])
 
     img = np.asarray(image, dtype=np.float32)
     if p["background_radius_um"]:
         img = img - _background(img, p["background_radius_um"] / spacing)
+    if p["flatten_lines"]:  # camera stripes and edge gradients: remove each row's / column's median
+        img = img - np.median(img, axis=-1, keepdims=True)
+        img = img - np.median(img, axis=-2, keepdims=True)
     smooth = ndi.gaussian_filter(img, p["smooth_sigma_um"] / spacing) if p["smooth_sigma_um"] else img.copy()
     work = np.log1p(np.maximum(smooth - smooth.min(), 0)) if p["log_transform"] else smooth
     if float(work.max()) == float(work.min()):
         return np.zeros(image.shape, np.uint32)
-    thr = _THRESHOLDS[p["threshold_method"]](work)
-    # scale the threshold's height above the background level (the median below it)
-    level = float(np.median(work[work <= thr]))
+    if p["threshold_method"] == "noise":
+        level, sd = _noise_level(work)
+        thr = level + sd
+    else:
+        thr = _THRESHOLDS[p["threshold_method"]](work)
+        level = float(np.median(work[work <= thr]))
+    # scale the threshold's height above the background level
     mask = work > level + p["threshold_scale"] * (thr - level)
     if p["log_transform"]:  # boundary refinement works on intensities
         thr, level = float(np.expm1(thr) + smooth.min()), float(np.expm1(level) + smooth.min())
@@ -160,10 +182,20 @@ def segment_classic(image: np.ndarray, *, pixel_size_um: float | Sequence[float]
     land = np.where(mask, land, 0).astype(np.float32)
     step = np.maximum(np.floor(p["seed_resolution_um"] / spacing), 1).astype(int)
     seeds = _seeds(land, mask, p["seed_h_um"], p["min_seed_distance_um"] / spacing, step)
+    # a foreground component without a seed (thinner than seed_h) becomes one object
+    comps, n_comps = ndi.label(mask)
+    seeded = np.zeros(n_comps + 1, bool)
+    seeded[comps[seeds > 0]] = True
+    lone = ~seeded[comps] & (comps > 0)
+    if lone.any():
+        extra, _ = ndi.label(lone)
+        seeds = np.where(lone, extra + int(seeds.max()), seeds)
     labels = segmentation.watershed(-land, seeds, mask=mask, compactness=p["compactness"])
     if p["boundary_fraction"] is not None:
         labels = _refine_boundaries(labels, smooth, level, thr, p["boundary_fraction"])
 
+    if p["outline_sigma_um"]:
+        labels = _smooth_outlines(labels, p["outline_sigma_um"] / spacing)
     labels = _size_filter(labels, spacing, p["min_diameter_um"], p["max_diameter_um"])
     if p["exclude_border"]:
         labels = segmentation.clear_border(labels)
@@ -225,6 +257,13 @@ def _refine_boundaries(labels: np.ndarray, smooth: np.ndarray, level: float, thr
     keep = smooth > cut[labels]
     keep = ndi.binary_fill_holes(keep) & (labels > 0)
     return np.where(keep, labels, 0)
+
+
+def _smooth_outlines(labels: np.ndarray, sigma_px: np.ndarray) -> np.ndarray:
+    """Smooth the foreground outline (Gaussian of the mask, cut at 0.5); labels follow it."""
+    smooth = ndi.gaussian_filter((labels > 0).astype(np.float32), sigma_px) > 0.5
+    grow = int(np.ceil(2 * float(np.max(sigma_px))))
+    return np.where(smooth, segmentation.expand_labels(labels, grow), 0)
 
 
 def _size_filter(labels: np.ndarray, spacing: np.ndarray, dmin: float | None, dmax: float | None) -> np.ndarray:

@@ -29,7 +29,7 @@ def blobs_image(shape=(128, 128), n=10, radius=(6, 9), seed=0, touching_pairs=0,
         cy, cx = rng.uniform(r + 2, shape[0] - r - 2), rng.uniform(r + 2, shape[1] - r - 2)
         if len(placed) < 2 * touching_pairs:
             ang = rng.uniform(0, np.pi)
-            cy2, cx2 = cy + 2 * r * np.sin(ang) * 0.9, cx + 2 * r * np.cos(ang) * 0.9
+            cy2, cx2 = cy + 2 * r * np.sin(ang) * 0.95, cx + 2 * r * np.cos(ang) * 0.95
             if not (r + 2 < cy2 < shape[0] - r - 2 and r + 2 < cx2 < shape[1] - r - 2):
                 continue
             if not (free(cy, cx, r) and free(cy2, cx2, r)):

@@ -1,0 +1,129 @@
+"""Classic backend on synthetic images with known objects; entry point, presets and errors."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from scipy import ndimage as ndi
+
+from pipeline.errors import ConfigError
+from pipeline.seg_metrics import match_f1, seg_score
+from pipeline.segment import classic_params, list_presets, load_preset, segment_frame
+from pipeline.segment_classic import segment_classic
+from synthetic_cells import blobs_image
+
+# sizes for the synthetic disks (radius 6-9 px), in px (pixel size 1)
+PX_PARAMS = {"units": "px", "smooth_sigma_um": 1.0, "threshold_method": "otsu", "threshold_scale": 0.5,
+             "seed_sigma_um": 1.0, "seed_h_um": 1.0, "min_seed_distance_um": 4.0, "seed_resolution_um": 1.0,
+             "min_diameter_um": 4.0}
+
+
+def test_touching_pairs_are_split():
+    image, truth = blobs_image(shape=(160, 160), n=4, touching_pairs=3, seed=3)
+    before = image.copy()
+    labels = segment_classic(image, **PX_PARAMS)
+    assert np.array_equal(image, before)
+    assert labels.dtype == np.uint32 and labels.shape == image.shape
+    assert labels.max() == truth.max() == 10
+    assert np.array_equal(np.unique(labels), np.arange(11))
+    assert match_f1(labels, truth)["f1"] == 1.0
+    assert seg_score(labels, truth) > 0.75
+
+
+def test_size_filter_is_honoured():
+    image, truth = blobs_image(shape=(160, 160), n=8, radius=(5, 10), seed=1)
+    diam = 2 * np.sqrt(np.bincount(truth.ravel())[1:] / np.pi)
+    cut = float(np.median(diam))
+    labels = segment_classic(image, **{**PX_PARAMS, "min_diameter_um": cut})
+    kept = 2 * np.sqrt(np.bincount(labels.ravel())[1:] / np.pi)
+    assert 0 < labels.max() < truth.max()
+    assert kept.min() >= cut
+    big = segment_classic(image, **{**PX_PARAMS, "max_diameter_um": cut})
+    assert 0 < big.max() < truth.max()
+    assert 2 * np.sqrt(np.bincount(big.ravel())[1:] / np.pi).max() <= cut
+
+
+def test_3d_touching_balls():
+    zz, yy, xx = np.indices((24, 48, 64))
+    truth = np.zeros(zz.shape, np.uint32)
+    for k, (z, y, x) in enumerate([(12, 24, 20), (12, 24, 34), (12, 24, 52)], 1):
+        # anisotropic voxels: z step 2 µm, xy 1 µm; balls of radius 7 µm
+        truth[((zz - z) * 2.0) ** 2 + (yy - y) ** 2 + (xx - x) ** 2 <= 7.0 ** 2] = k
+    rng = np.random.default_rng(0)
+    image = ndi.gaussian_filter((truth > 0).astype(np.float32), 1) + rng.normal(0, 0.03, truth.shape)
+    params = {**PX_PARAMS, "units": "um", "smooth_sigma_um": 0.5, "seed_h_um": 0.5, "min_diameter_um": 3.0}
+    labels = segment_frame(image, {"backend": "classic", "classic": {"preset": None, **params}},
+                           pixel_size_um=(2.0, 1.0, 1.0))
+    assert labels.shape == image.shape and labels.dtype == np.uint32
+    assert labels.max() == 3
+    assert match_f1(labels, truth)["f1"] == 1.0
+
+
+def test_um_and_px_parameters_agree():
+    image, truth = blobs_image(shape=(160, 160), n=6, touching_pairs=1, seed=5)
+    in_um = {**PX_PARAMS, "units": "auto"}
+    in_um = {k: (v * 0.5 if k.endswith("_um") else v) for k, v in in_um.items()}
+    a = segment_classic(image, pixel_size_um=0.5, **in_um)
+    b = segment_classic(image, **PX_PARAMS)
+    assert a.max() == truth.max() == 8
+    assert np.array_equal(a, b)
+    # without a pixel size, "auto" reads the (µm) numbers as pixels: other, smaller sizes
+    c = segment_classic(image, pixel_size_um=None, **in_um)
+    assert np.array_equal(c, segment_classic(image, **{**in_um, "units": "px"}))
+    assert not np.array_equal(c, b)
+    with pytest.raises(ConfigError, match="pixel size"):
+        segment_classic(image, pixel_size_um=None, **{**in_um, "units": "um"})
+
+
+def test_presets_load_and_explicit_keys_override():
+    assert {"fluo_nuclei", "fluo_nuclei_widefield", "whole_cell"} <= set(list_presets())
+    for name in list_presets():
+        assert load_preset(name)
+    merged = classic_params({"preset": "fluo_nuclei", "smooth_sigma_um": 9.0})
+    assert merged["smooth_sigma_um"] == 9.0
+    assert merged["threshold_method"] == load_preset("fluo_nuclei")["threshold_method"]
+    with pytest.raises(ConfigError, match="no_such_preset"):
+        classic_params({"preset": "no_such_preset"})
+    with pytest.raises(ConfigError, match="unknown key"):
+        segment_classic(np.zeros((8, 8)), smoothing=1)
+
+
+def test_segment_frame_default_preset_and_empty_frame():
+    image, truth = blobs_image(shape=(128, 128), n=6, seed=2)
+    labels = segment_frame(image, {"backend": "classic", "classic": {}}, pixel_size_um=0.25)
+    assert labels.dtype == np.uint32 and labels.max() == truth.max()
+    assert segment_frame(np.zeros((32, 32)), {"backend": "classic"}).max() == 0
+    with pytest.raises(ConfigError, match="backend"):
+        segment_frame(image, {"backend": "stardist"})
+
+
+def test_cellpose_missing_weights_is_a_clear_error(tmp_path):
+    missing = tmp_path / "models" / "mine" / "weights.pth"
+    with pytest.raises(ConfigError, match="does not exist") as err:
+        segment_frame(np.zeros((32, 32)), {"backend": "cellpose", "cellpose": {"model": str(missing)}})
+    assert str(missing) in str(err.value)
+    with pytest.raises(ConfigError, match="does not exist"):
+        segment_frame(np.zeros((32, 32)), {"backend": "cellpose", "cellpose": {"model": "no_such_model"}})
+
+
+def test_cellpose_gpu_requested_but_absent():
+    import torch
+
+    assert not torch.cuda.is_available()  # this test documents the CPU-only machine
+    with pytest.raises(ConfigError, match="no GPU"):
+        segment_frame(np.zeros((32, 32)), {"backend": "cellpose", "cellpose": {"model": "nuclei", "gpu": True}})
+
+
+SIM = Path(__file__).resolve().parents[2] / "shared" / "data" / "ctc-Fluo-N2DH-SIM+"
+
+
+def test_real_sim_frames_reach_seg_085():
+    total = 0.0
+    for t in (10, 40):
+        image = tifffile.imread(SIM / "01" / f"t{t:03d}.tif")
+        gt = tifffile.imread(SIM / "01_GT" / "SEG" / f"man_seg{t:03d}.tif")
+        labels = segment_frame(image, {"backend": "classic", "classic": {"preset": "fluo_nuclei_widefield"}},
+                               pixel_size_um=0.125)
+        total += seg_score(labels, gt)
+    assert total / 2 >= 0.85
