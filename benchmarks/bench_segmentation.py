@@ -35,7 +35,7 @@ from pipeline.seg_metrics import match_f1, restrict_to_annotated, seg_sums  # no
 from pipeline.segment import make_segmenter  # noqa: E402
 
 DATASETS = {
-    "sim": ("ctc-Fluo-N2DH-SIM+", "fluo_nuclei", False),
+    "sim": ("ctc-Fluo-N2DH-SIM+", "fluo_nuclei_widefield", False),
     "gowt1": ("ctc-Fluo-N2DH-GOWT1", "fluo_nuclei", True),  # True: partial annotation
     "msc": ("ctc-Fluo-C2DL-MSC-segsubset", "whole_cell", False),
 }
