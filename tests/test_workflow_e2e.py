@@ -5,6 +5,7 @@ import json
 import pandas as pd
 import pytest
 import tifffile
+import yaml
 
 from pipeline.synthetic import true_counts
 from workflow_helpers import run_snakemake
@@ -51,8 +52,10 @@ def test_evaluation_holds_ctc_measures(tiny_run):
 
 
 def test_segmentation_split_into_frame_chunks_gives_identical_labels(tiny_run):
-    result = run_snakemake(tiny_run, "--config", "results=results_chunked", "jobs={segment_frames_per_job: 5}",
-                           "--", "results_chunked/tiny/labels.tif")
+    config = yaml.safe_load((tiny_run / "config.yaml").read_text())
+    config.update(results="results_chunked", jobs={"segment_frames_per_job": 5})
+    (tiny_run / "chunked.yaml").write_text(yaml.safe_dump(config))
+    result = run_snakemake(tiny_run, "results_chunked/tiny/labels.tif", configfile="chunked.yaml")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "segment_chunk" in result.stderr
     chunked = tifffile.imread(tiny_run / "results_chunked" / "tiny" / "labels.tif")

@@ -31,8 +31,9 @@ def tiny_demo_row(name: str = "tiny", condition: str = "control") -> dict:
             "ground_truth": "resources/demo/tiny/GT"}
 
 
-def run_snakemake(folder: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    """Run the repository's Snakefile with `folder` as working directory."""
+def run_snakemake(folder: Path, *args: str, configfile: str = "config.yaml",
+                  timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run the repository's Snakefile with `folder` as working directory and `folder/configfile`."""
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO_ROOT / "Snakefile"), "--directory", str(folder),
-           "--configfile", str(folder / "config.yaml"), "--cores", "2", *args]
+           "--configfile", str(folder / configfile), "--cores", "2", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
