@@ -10,12 +10,16 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.io import open_labels, write_ctc_masks
+from pipeline.review import Review, apply_label_review
 from pipeline.track import relabel_frame, tracks_to_ctc
 
 
-def write_ctc_results(tracks: pd.DataFrame, labels_path: str | Path, out_dir: str | Path) -> None:
+def write_ctc_results(tracks: pd.DataFrame, labels_path: str | Path, out_dir: str | Path, *,
+                      review: Review | None = None) -> None:
     """Write `out_dir/res_track.txt` and one track-id mask per frame, all or nothing.
 
+    `review`: reviewed label frames replace the segmentation's (the cells table was measured on
+    them, so the masks must show them too).
     The folder is built under a temporary name next to `out_dir` and renamed when complete, so a
     killed job never leaves a folder that looks finished.
     """
@@ -27,7 +31,10 @@ def write_ctc_results(tracks: pd.DataFrame, labels_path: str | Path, out_dir: st
         with open_labels(labels_path) as labels:
             for t in range(labels.n_frames):
                 frame_tracks = by_frame.get(t, tracks.iloc[0:0])
-                write_ctc_masks(tmp, t, relabel_frame(labels.read_frame(t), frame_tracks))
+                frame = labels.read_frame(t)
+                if review is not None:
+                    frame = apply_label_review(frame, t, review)
+                write_ctc_masks(tmp, t, relabel_frame(frame, frame_tracks))
         lbep = tracks_to_ctc(tracks)
         lbep[["label", "begin", "end", "parent"]].to_csv(tmp / "res_track.txt", sep=" ", header=False, index=False)
         if out_dir.exists():

@@ -5,6 +5,8 @@ rule track:
         metadata=f"{RESULTS}/{{sample}}/metadata.json",
         labels=f"{RESULTS}/{{sample}}/labels.tif",
         review_tracks=review_file("tracks.csv"),
+        review_labels=review_file("labels.tif"),
+        review_frames=review_file("reviewed_frames.txt"),
     output:
         tracks=f"{RESULTS}/{{sample}}/tracks.parquet",
         ctc=directory(f"{RESULTS}/{{sample}}/ctc"),

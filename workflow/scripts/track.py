@@ -1,8 +1,9 @@
-"""Rule track: link cells into tracks with divisions, write CTC results, smooth types along tracks."""
-from pipeline.io import MovieMetadata, read_json, read_table, write_table
-from pipeline.review import apply_track_review, load_review
-from pipeline.step import run_step
+"""Rule track: link cells into tracks with divisions (honouring reviewed links), smooth types
+along tracks, write the tracks table and the CTC results (reviewed label frames included)."""
 from pipeline.ctc_export import write_ctc_results
+from pipeline.io import MovieMetadata, read_json, read_table, write_table
+from pipeline.review import apply_track_review, load_review, review_fixed_links
+from pipeline.step import run_step
 from pipeline.track import track_cells
 from pipeline.track_vote import vote_along_tracks
 
@@ -10,12 +11,14 @@ from pipeline.track_vote import vote_along_tracks
 def main(smk):
     meta = MovieMetadata.from_dict(read_json(smk.input.metadata))
     cells = read_table(smk.input.cells)
+    review = load_review(smk.params.review_dir)
     tracks = track_cells(cells, smk.params.tracking, pixel_size_um=meta.pixel_size_um,
-                         time_step_h=meta.time_step_h)
-    if smk.input.review_tracks:
-        tracks = apply_track_review(tracks, load_review(smk.params.review_dir))
+                         time_step_h=meta.time_step_h, z_step_um=meta.z_step_um,
+                         fixed_links=review_fixed_links(review, cells) if len(review.track_edits) else None)
+    if len(review.track_edits):
+        tracks = apply_track_review(tracks, review)
     tracks = vote_along_tracks(tracks, smk.params.classification)
-    write_ctc_results(tracks, smk.input.labels, smk.output.ctc)
+    write_ctc_results(tracks, smk.input.labels, smk.output.ctc, review=review)
     write_table(tracks, smk.output.tracks)
 
 
