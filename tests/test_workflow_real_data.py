@@ -1,0 +1,70 @@
+"""The workflow on real Cell Tracking Challenge data read from ../shared/data (never copied)."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from workflow_helpers import run_snakemake, write_project
+
+pytestmark = pytest.mark.slow
+
+
+def _linked_frames(source, target, n_frames):
+    """A per-frame folder of symbolic links to the first `n_frames` frames of `source`."""
+    target.mkdir(parents=True)
+    for t in range(n_frames):
+        (target / f"t{t:03d}.tif").symlink_to(source / f"t{t:03d}.tif")
+    return target
+
+
+def _run(project, rows, preset):
+    write_project(project, rows, config_updates={"demo": {}, "segmentation": {"classic": {"preset": preset}}})
+    return run_snakemake(project, timeout=1500)
+
+
+def _results(result, project):
+    assert result.returncode == 0, result.stderr[-4000:]
+    return project / "results"
+
+
+def test_simplus_with_ground_truth_is_segmented_tracked_and_evaluated(tmp_path, shared_data):
+    data = shared_data / "ctc-Fluo-N2DH-SIM+"
+    rows = [{"sample": "simplus", "path": data / "01", "condition": "sim", "ground_truth": data / "01_GT",
+             "channels": "nuclei"}]
+    results = _results(_run(tmp_path, rows, "fluo_nuclei_widefield"), tmp_path)
+    evaluation = json.loads((results / "simplus" / "evaluation.json").read_text())["ctc"]
+    assert evaluation["SEG"] > 0.8 and evaluation["DET"] > 0.95 and evaluation["TRA"] > 0.95
+    assert evaluation["BC(2)"] is not None
+    counts = pd.read_csv(results / "simplus" / "counts.csv")
+    assert counts["frame"].nunique() == 65
+    # one channel, no markers: every cell is 'unknown', and every frame has cells
+    assert set(counts.loc[counts["n"] > 0, "cell_type"]) == {"unknown"}
+    assert (counts.groupby("frame")["n"].sum() > 10).all()
+
+
+def test_gowt1_uint8_frames_and_msc_whole_cells_run_through(tmp_path, shared_data):
+    gowt1 = _linked_frames(shared_data / "ctc-Fluo-N2DH-GOWT1" / "01", tmp_path / "gowt1 frames", 12)
+    project = tmp_path / "gowt1"
+    results = _results(_run(project, [{"sample": "gowt1", "path": gowt1, "channels": "nuclei"}], "fluo_nuclei"),
+                       project)
+    meta = json.loads((results / "gowt1" / "metadata.json").read_text())
+    assert (meta["n_frames"], meta["shape_zyx"], meta["dtype"]) == (12, [1024, 1024], "uint8")
+    tracks = pd.read_parquet(results / "gowt1" / "tracks.parquet")
+    assert 15 <= tracks.groupby("frame").size().median() <= 40  # ~20-30 nuclei per frame
+    assert tracks["track_id"].nunique() < 2 * tracks.groupby("frame").size().max()
+
+    msc = shared_data / "ctc-Fluo-C2DL-MSC-segsubset" / "01"
+    # the folder holds only the annotated frames 5, 7, 9, ...: a clear error names the gap
+    gaps = _run(tmp_path / "msc_gaps", [{"sample": "msc", "path": msc, "channels": "cells"}], "whole_cell")
+    assert gaps.returncode != 0
+    assert "sample msc, step ingest" in gaps.stderr and "25 missing: 6, 8, 10" in gaps.stderr
+    msc_frames = tmp_path / "msc frames"
+    msc_frames.mkdir()
+    for t, source in enumerate(sorted(msc.glob("t*.tif"))[:6]):
+        (msc_frames / f"t{t:03d}.tif").symlink_to(source)
+    project = tmp_path / "msc"
+    results = _results(_run(project, [{"sample": "msc", "path": msc_frames, "channels": "cells"}], "whole_cell"),
+                       project)
+    cells = pd.read_parquet(results / "msc" / "cells.parquet")
+    assert cells["frame"].nunique() == 6 and cells.groupby("frame").size().between(2, 40).all()
