@@ -262,8 +262,9 @@ def _refine_boundaries(labels: np.ndarray, smooth: np.ndarray, level: float, thr
 def _smooth_outlines(labels: np.ndarray, sigma_px: np.ndarray) -> np.ndarray:
     """Smooth the foreground outline (Gaussian of the mask, cut at 0.5); labels follow it."""
     smooth = ndi.gaussian_filter((labels > 0).astype(np.float32), sigma_px) > 0.5
-    grow = int(np.ceil(2 * float(np.max(sigma_px))))
-    return np.where(smooth, segmentation.expand_labels(labels, grow), 0)
+    size = 2 * np.ceil(2 * np.asarray(sigma_px)).astype(int) + 1
+    grown = np.where(labels > 0, labels, ndi.maximum_filter(labels, size=tuple(size)))
+    return np.where(smooth, grown, 0)
 
 
 def _size_filter(labels: np.ndarray, spacing: np.ndarray, dmin: float | None, dmax: float | None) -> np.ndarray:
