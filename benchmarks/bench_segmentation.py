@@ -5,7 +5,8 @@
 
 For each dataset (ctc-Fluo-N2DH-SIM+, ctc-Fluo-N2DH-GOWT1, ctc-Fluo-C2DL-MSC-segsubset) the
 annotated frames (01_GT/SEG/man_segNNN.tif) are split by position: even positions train, odd
-positions test. `classic` (its preset for the imaging type, one parameter set per dataset
+positions test (GOWT1, MSC: sparse cells, so training uses one crop around each annotated
+cell). `classic` (its preset for the imaging type, one parameter set per dataset
 type) is scored on all annotated frames and on the test half; `cellpose` trains a model from
 scratch on the train half (`pipeline.train.train_cellpose`, cached under OUT/models/<dataset>)
 and is scored on the test half. SEG is the CTC measure averaged over all ground-truth objects of
@@ -35,9 +36,10 @@ from pipeline.seg_metrics import match_f1, restrict_to_annotated, seg_sums  # no
 from pipeline.segment import make_segmenter  # noqa: E402
 
 DATASETS = {
-    "sim": ("ctc-Fluo-N2DH-SIM+", "fluo_nuclei_widefield", False),
-    "gowt1": ("ctc-Fluo-N2DH-GOWT1", "fluo_nuclei", True),  # True: partial annotation
-    "msc": ("ctc-Fluo-C2DL-MSC-segsubset", "whole_cell", False),
+    # name, classic preset, partial annotation, training crop around each object (px; None = whole frames)
+    "sim": ("ctc-Fluo-N2DH-SIM+", "fluo_nuclei_widefield", False, None),
+    "gowt1": ("ctc-Fluo-N2DH-GOWT1", "fluo_nuclei", True, 288),
+    "msc": ("ctc-Fluo-C2DL-MSC-segsubset", "whole_cell", False, 360),
 }
 
 
@@ -87,6 +89,22 @@ def mask_unannotated(image, gt, classic):
     return out
 
 
+def crops_around_objects(images, masks, size: int):
+    """One size x size crop centred on each annotated object (sparse annotation: random crops of
+    the whole frame would be mostly empty)."""
+    out_i, out_m = [], []
+    for image, mask in zip(images, masks):
+        for sl in ndi.find_objects(mask):
+            if sl is None:
+                continue
+            centre = [(s.start + s.stop) // 2 for s in sl]
+            box = tuple(slice(min(max(c - size // 2, 0), max(n - size, 0)), min(max(c - size // 2, 0), max(n - size, 0)) + size)
+                        for c, n in zip(centre, mask.shape))
+            out_i.append(image[box])
+            out_m.append(mask[box])
+    return out_i, out_m
+
+
 def main(argv=None) -> pd.DataFrame:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -100,7 +118,7 @@ def main(argv=None) -> pd.DataFrame:
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for key in args.datasets:
-        name, preset, partial = DATASETS[key]
+        name, preset, partial, crop = DATASETS[key]
         frames, images, gts, px = load(Path(args.data), name)
         train_idx, test_idx = list(range(0, len(frames), 2)), list(range(1, len(frames), 2))
         classic = make_segmenter({"backend": "classic", "classic": {"preset": preset}}, pixel_size_um=px)
@@ -119,10 +137,13 @@ def main(argv=None) -> pd.DataFrame:
             model_dir = out / "models" / key
             weights = model_dir / WEIGHTS_NAME
             if not weights.is_file():
-                train_images = [mask_unannotated(images[i], gts[i], classic) if partial else images[i]
-                                for i in train_idx]
+                train_images, train_masks = [images[i] for i in train_idx], [gts[i] for i in train_idx]
+                if partial:
+                    train_images = [mask_unannotated(images[i], gts[i], classic) for i in train_idx]
+                if crop:
+                    train_images, train_masks = crops_around_objects(train_images, train_masks, crop)
                 t0 = time.time()
-                train_cellpose(train_images, [gts[i] for i in train_idx], out_dir=model_dir,
+                train_cellpose(train_images, train_masks, out_dir=model_dir,
                                epochs=args.epochs, seed=0, bsize=96, diam_mean=20.0, batch_size=8,
                                nimg_per_epoch=8)
                 print(f"{key}: trained in {time.time() - t0:.0f} s", flush=True)
