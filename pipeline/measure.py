@@ -139,9 +139,8 @@ def _block_medians(values: np.ndarray, keep: np.ndarray, block_bins: Sequence[in
     keep_b = by_block(keep)
     n_kept = keep_b.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        where = np.stack([(by_block(np.broadcast_to(np.arange(n, dtype=np.float32).reshape(
-            [-1 if i == ax else 1 for i in range(keep.ndim)]), keep.shape)) * keep_b).sum(axis=1) / n_kept
-            for ax, n in enumerate(keep.shape)])
+        where = np.stack([(by_block(i) * keep_b).sum(axis=1) / n_kept
+                          for i in np.indices(keep.shape, dtype=np.float32)])
     vals_b = values.reshape([values.shape[0]] + split).transpose([0] + [o + 1 for o in order])
     vals_b = np.where(keep_b, vals_b.reshape(values.shape[0], *keep_b.shape), np.inf)
     vals_b.sort(axis=-1)
