@@ -28,6 +28,7 @@ DEFAULTS: dict[str, Any] = {
     "thresholds": {},
     "min_cells_for_threshold": 20,
     "min_separation": 3.0,
+    "min_fold_change": 2.0,
     "frame_normalization": "none",
     "likely": False,
     "model_path": None,
@@ -126,7 +127,8 @@ def gate_features(features: pd.DataFrame, rules: list[ClassRule], cfg: dict, *,
     thresholds = compute_thresholds(features, auto_names, method=cfg["threshold_method"], groups=groups,
                                     manual=cfg["thresholds"], log=cfg["threshold_log"],
                                     min_cells=cfg["min_cells_for_threshold"],
-                                    min_separation=cfg["min_separation"])
+                                    min_separation=cfg["min_separation"],
+                                    min_fold_change=cfg["min_fold_change"])
     if normalized:  # these cutoffs apply to frame-normalised values: say so
         on = thresholds["feature"].isin(normalize)
         thresholds.loc[on, "method"] = thresholds.loc[on, "method"] + FRAME_NORM_SUFFIX

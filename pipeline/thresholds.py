@@ -56,16 +56,27 @@ def separation(values: np.ndarray, cut: float) -> float:
     return float(np.sqrt(2) * abs(high.mean() - low.mean()) / spread) if spread > 0 else float("inf")
 
 
+def fold_change(values: np.ndarray, cut: float) -> float:
+    """Mean of the values above `cut` over the mean of those at or below it (inf when the dim
+    side's mean is not positive, e.g. background-corrected negatives)."""
+    low, high = values[values <= cut], values[values > cut]
+    if len(low) == 0 or len(high) == 0:
+        return 0.0
+    return float(high.mean() / low.mean()) if low.mean() > 0 else float("inf")
+
+
 def auto_threshold_info(values: np.ndarray, method: str = "otsu", *, log: bool = True, seed: int = 0,
-                        min_separation: float = 3.0) -> tuple[float, str]:
+                        min_separation: float = 3.0, min_fold_change: float = 2.0) -> tuple[float, str]:
     """(cutoff, how it was found) separating the dim and the bright cells of one feature.
 
     `method` is "otsu" or "gmm" (two-component Gaussian mixture, cut where the posteriors cross).
     With `log`, the cut is searched on log intensity and returned in the input's units. When the
     two sides of the cut are not separated by at least `min_separation` (Ashman's D, see
-    `separation`), the values hold one population, not two: the cut becomes its upper fence, median + 4 robust SD (only outliers far
-    above are positive), and the method reads "<method>-unimodal". NaNs are ignored; returns NaN
-    when fewer than two distinct values remain.
+    `separation`), or the bright side is less than `min_fold_change` times as bright as the dim
+    side (in the input's units: a flat spread of one population is well separated by Ashman's D
+    but not by brightness), the values hold one population, not two: the cut becomes its upper
+    fence, median + 4 robust SD (only outliers far above are positive), and the method reads
+    "<method>-unimodal". NaNs are ignored; returns NaN when fewer than two distinct values remain.
     """
     if method not in METHODS:
         raise ConfigError(f"classification.threshold_method is {method!r}; allowed: {', '.join(METHODS)}")
@@ -79,7 +90,8 @@ def auto_threshold_info(values: np.ndarray, method: str = "otsu", *, log: bool =
         lx, shift, delta = x, 0.0, 0.0
     cut = threshold_otsu(lx) if method == "otsu" else _gmm_cut(lx, seed)
     label = method
-    if separation(lx, cut) < min_separation:
+    cut_in_units = float(np.exp(cut) + shift - delta) if log else float(cut)
+    if separation(lx, cut) < min_separation or fold_change(x, cut_in_units) < min_fold_change:
         med = np.median(lx)
         cut = med + UNIMODAL_Z * 1.4826 * np.median(np.abs(lx - med))
         label = f"{method}-unimodal"
@@ -87,21 +99,23 @@ def auto_threshold_info(values: np.ndarray, method: str = "otsu", *, log: bool =
 
 
 def auto_threshold(values: np.ndarray, method: str = "otsu", *, log: bool = True, seed: int = 0,
-                   min_separation: float = 3.0) -> float:
+                   min_separation: float = 3.0, min_fold_change: float = 2.0) -> float:
     """The cutoff of `auto_threshold_info` alone."""
-    return auto_threshold_info(values, method, log=log, seed=seed, min_separation=min_separation)[0]
+    return auto_threshold_info(values, method, log=log, seed=seed, min_separation=min_separation,
+                               min_fold_change=min_fold_change)[0]
 
 
 def compute_thresholds(features: pd.DataFrame, names: list[str], *, method: str = "otsu",
                        groups: pd.Series | None = None, manual: dict[str, float] | None = None,
                        log: bool = True, min_cells: int = 20, min_separation: float = 3.0,
-                       seed: int = 0) -> pd.DataFrame:
+                       min_fold_change: float = 2.0, seed: int = 0) -> pd.DataFrame:
     """Threshold of each feature in `names`, per group of rows (e.g. per sample).
 
     `features` holds one column per feature name; `groups` labels each row's group (None: one
     group called "all"). `manual` cutoffs win over automatic ones (method "manual"). A group with
     fewer than `min_cells` finite values gets the threshold of all rows pooled
-    (method "<method>-pooled"). See `auto_threshold_info` for `min_separation`. Returns columns sample, feature, threshold, method, n_cells.
+    (method "<method>-pooled"). See `auto_threshold_info` for `min_separation` and
+    `min_fold_change`. Returns columns sample, feature, threshold, method, n_cells.
     """
     manual = manual or {}
     groups = pd.Series("all", index=features.index) if groups is None else groups
@@ -116,11 +130,12 @@ def compute_thresholds(features: pd.DataFrame, names: list[str], *, method: str 
                 continue
             if n >= min_cells:
                 rows.append((group, name, *auto_threshold_info(x, method, log=log, seed=seed,
-                                                               min_separation=min_separation), n))
+                                                               min_separation=min_separation,
+                                                               min_fold_change=min_fold_change), n))
                 continue
             if pooled is None:
                 pooled = auto_threshold_info(features[name].to_numpy(dtype=float), method, log=log, seed=seed,
-                                             min_separation=min_separation)
+                                             min_separation=min_separation, min_fold_change=min_fold_change)
             rows.append((group, name, pooled[0], f"{pooled[1]}-pooled", n))
     return pd.DataFrame(rows, columns=THRESHOLD_COLUMNS)
 

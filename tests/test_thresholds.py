@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 
 from pipeline.errors import ConfigError
-from pipeline.thresholds import (auto_threshold, auto_threshold_info, compute_thresholds, normalize_per_frame,
-                                 separation)
+from pipeline.thresholds import (auto_threshold, auto_threshold_info, compute_thresholds, fold_change,
+                                 normalize_per_frame, separation)
 
 
 def _bimodal(rng, n_dim=300, n_bright=100, dim=100.0, bright=1000.0):
@@ -73,3 +73,22 @@ def test_one_population_gets_its_upper_fence_not_a_split():
     t, how = auto_threshold_info(rare, "otsu")
     assert how == "otsu" and (rare[-10:] > t).all() and np.sum(rare[:-10] > t) <= 3
     assert separation(np.log(_bimodal(rng)), np.log(300.0)) > 5
+
+
+def test_flat_spread_of_one_population_is_not_split():
+    """A marker no cell expresses: values spread evenly 17..37 (Ashman's D ~3.4 at the middle)
+    but the bright half is only ~1.4x the dim half: no positives."""
+    values = np.linspace(17, 37, 125)
+    cut, how = auto_threshold_info(values, "otsu")
+    assert how == "otsu-unimodal" and cut > values.max()
+    assert fold_change(values, 27.0) < 2
+    cut_without_guard, how = auto_threshold_info(values, "otsu", min_fold_change=1.0)
+    assert how == "otsu" and cut_without_guard < values.max()
+
+
+def test_bright_population_passes_the_fold_change_guard():
+    rng = np.random.default_rng(1)
+    values = np.concatenate([rng.normal(25, 4, 110), rng.normal(300, 40, 15)])
+    cut, how = auto_threshold_info(values, "otsu")
+    assert how == "otsu" and values[:110].max() * 0.8 < cut < 250
+    assert ((values > cut)[110:]).all() and (values > cut)[:110].mean() < 0.05
