@@ -6,7 +6,14 @@ rule evaluate:
         counts=f"{RESULTS}/{{sample}}/counts.csv",
         gt=lambda wc: SAMPLES.loc[wc.sample, "ground_truth"],
     output:
-        f"{RESULTS}/{{sample}}/evaluation.json",
+        report(
+            f"{RESULTS}/{{sample}}/evaluation.json",
+            caption="../report/evaluation.rst",
+            category="Evaluation",
+            labels={"sample": "{sample}", "table": "evaluation"},
+        ),
+    resources:
+        mem_mb=lambda wc, attempt: 4000 * 2 ** (attempt - 1),
     log:
         "logs/evaluate/{sample}.log",
     script:

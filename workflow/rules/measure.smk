@@ -12,6 +12,9 @@ rule measure:
     params:
         review_dir=lambda wc: f"{REVIEWS}/{wc.sample}",
         measure=config["measure"],
+    resources:
+        mem_mb=lambda wc, attempt: 2000 * 2 ** (attempt - 1),
+        runtime=lambda wc, input: int(10 + 0.01 * input.size_mb),
     log:
         "logs/measure/{sample}.log",
     script:

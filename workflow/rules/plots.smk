@@ -5,9 +5,27 @@ rule plots:
         tracks=f"{RESULTS}/{{sample}}/tracks.parquet",
         thresholds=f"{RESULTS}/{{sample}}/thresholds.csv",
     output:
-        counts=f"{RESULTS}/{{sample}}/report/counts.png",
-        lineage_tree=f"{RESULTS}/{{sample}}/report/lineage_tree.png",
-        thresholds=f"{RESULTS}/{{sample}}/report/marker_thresholds.png",
+        counts=report(
+            f"{RESULTS}/{{sample}}/report/counts.png",
+            caption="../report/counts.rst",
+            category="Samples",
+            subcategory="{sample}",
+            labels={"sample": "{sample}", "figure": "cell counts"},
+        ),
+        lineage_tree=report(
+            f"{RESULTS}/{{sample}}/report/lineage_tree.png",
+            caption="../report/lineage_tree.rst",
+            category="Samples",
+            subcategory="{sample}",
+            labels={"sample": "{sample}", "figure": "lineage trees"},
+        ),
+        thresholds=report(
+            f"{RESULTS}/{{sample}}/report/marker_thresholds.png",
+            caption="../report/marker_thresholds.rst",
+            category="Samples",
+            subcategory="{sample}",
+            labels={"sample": "{sample}", "figure": "marker thresholds"},
+        ),
     params:
         classes=[c["name"] for c in config["classification"]["classes"]],
     log:

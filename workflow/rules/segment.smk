@@ -35,6 +35,10 @@ rule segment:
     params:
         segmentation=config["segmentation"],
         channels=config["channels"],
+    resources:
+        # streamed frame by frame: memory does not grow with the movie; runtime does
+        mem_mb=lambda wc, attempt: (2000 if config["segmentation"]["backend"] == "classic" else 6000) * 2 ** (attempt - 1),
+        runtime=lambda wc, input: int(10 + (0.01 if config["segmentation"]["backend"] == "classic" else 0.05) * input.size_mb),
     log:
         "logs/segment/{sample}.log",
     script:
@@ -55,6 +59,10 @@ rule segment_chunk:
     wildcard_constraints:
         start=r"\d+",
         stop=r"\d+",
+    resources:
+        # streamed frame by frame: memory does not grow with the movie; runtime does
+        mem_mb=lambda wc, attempt: (2000 if config["segmentation"]["backend"] == "classic" else 6000) * 2 ** (attempt - 1),
+        runtime=lambda wc, input: int(10 + (0.01 if config["segmentation"]["backend"] == "classic" else 0.05) * input.size_mb),
     log:
         "logs/segment/{sample}_{start}-{stop}.log",
     script:

@@ -5,9 +5,19 @@ rule summary:
         production=expand(f"{RESULTS}/{{sample}}/production_rates.csv", sample=SAMPLES.index),
     output:
         counts=f"{RESULTS}/summary/counts.csv",
-        plot=f"{RESULTS}/summary/counts_by_condition.png",
+        plot=report(
+            f"{RESULTS}/summary/counts_by_condition.png",
+            caption="../report/summary_plot.rst",
+            category="Summary",
+            labels={"figure": "counts by condition"},
+        ),
         production=f"{RESULTS}/summary/production_rates.csv",
-        production_plot=f"{RESULTS}/summary/production_rates.png",
+        production_plot=report(
+            f"{RESULTS}/summary/production_rates.png",
+            caption="../report/production_rates.rst",
+            category="Summary",
+            labels={"figure": "production rates"},
+        ),
     params:
         samples=list(SAMPLES.index),
         conditions=list(SAMPLES["condition"]),

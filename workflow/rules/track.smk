@@ -14,6 +14,8 @@ rule track:
         review_dir=lambda wc: f"{REVIEWS}/{wc.sample}",
         tracking=config["tracking"],
         classification=config["classification"],
+    resources:
+        mem_mb=lambda wc, attempt: 4000 * 2 ** (attempt - 1),
     log:
         "logs/track/{sample}.log",
     script:
