@@ -25,7 +25,8 @@ def test_bad_samples_fail_alone_and_are_summarised(tmp_path):
     rows = [{"sample": "good", "path": "data/good movie é.ome.tif"},
             {"sample": "wrongchannels", "path": "data/two_channels.ome.tif"},
             {"sample": "notatiff", "path": "data/notes.tif"}]
-    project = write_project(tmp_path, rows, config_updates={"demo": {}})
+    image = {"axes": None, "pixel_size_um": 0.65, "time_step_h": 0.5, "z_step_um": None}
+    project = write_project(tmp_path, rows, config_updates={"demo": {}, "image": image})
     result = run_snakemake(project, "--keep-going")
     assert result.returncode != 0
     assert (project / "results" / "good" / "counts.csv").is_file()

@@ -18,8 +18,11 @@ def _linked_frames(source, target, n_frames):
     return target
 
 
-def _run(project, rows, preset):
-    write_project(project, rows, config_updates={"demo": {}, "segmentation": {"classic": {"preset": preset}}})
+def _run(project, rows, preset, pixel_size_um, time_step_h):
+    """Run the workflow; CTC frames carry no metadata, so the config gives pixel size and time step."""
+    image = {"axes": None, "pixel_size_um": pixel_size_um, "time_step_h": time_step_h, "z_step_um": None}
+    write_project(project, rows, config_updates={"demo": {}, "image": image,
+                                                  "segmentation": {"classic": {"preset": preset}}})
     return run_snakemake(project, timeout=1500)
 
 
@@ -32,7 +35,7 @@ def test_simplus_with_ground_truth_is_segmented_tracked_and_evaluated(tmp_path, 
     data = shared_data / "ctc-Fluo-N2DH-SIM+"
     rows = [{"sample": "simplus", "path": data / "01", "condition": "sim", "ground_truth": data / "01_GT",
              "channels": "nuclei"}]
-    results = _results(_run(tmp_path, rows, "fluo_nuclei_widefield"), tmp_path)
+    results = _results(_run(tmp_path, rows, "fluo_nuclei_widefield", 0.125, None), tmp_path)
     evaluation = json.loads((results / "simplus" / "evaluation.json").read_text())["ctc"]
     assert evaluation["SEG"] > 0.8 and evaluation["DET"] > 0.95 and evaluation["TRA"] > 0.95
     assert evaluation["BC(2)"] is not None
@@ -46,7 +49,7 @@ def test_simplus_with_ground_truth_is_segmented_tracked_and_evaluated(tmp_path, 
 def test_gowt1_uint8_frames_and_msc_whole_cells_run_through(tmp_path, shared_data):
     gowt1 = _linked_frames(shared_data / "ctc-Fluo-N2DH-GOWT1" / "01", tmp_path / "gowt1 frames", 12)
     project = tmp_path / "gowt1"
-    results = _results(_run(project, [{"sample": "gowt1", "path": gowt1, "channels": "nuclei"}], "fluo_nuclei"),
+    results = _results(_run(project, [{"sample": "gowt1", "path": gowt1, "channels": "nuclei"}], "fluo_nuclei", 0.24, 5 / 60),
                        project)
     meta = json.loads((results / "gowt1" / "metadata.json").read_text())
     assert (meta["n_frames"], meta["shape_zyx"], meta["dtype"]) == (12, [1024, 1024], "uint8")
@@ -56,7 +59,7 @@ def test_gowt1_uint8_frames_and_msc_whole_cells_run_through(tmp_path, shared_dat
 
     msc = shared_data / "ctc-Fluo-C2DL-MSC-segsubset" / "01"
     # the folder holds only the annotated frames 5, 7, 9, ...: a clear error names the gap
-    gaps = _run(tmp_path / "msc_gaps", [{"sample": "msc", "path": msc, "channels": "cells"}], "whole_cell")
+    gaps = _run(tmp_path / "msc_gaps", [{"sample": "msc", "path": msc, "channels": "cells"}], "whole_cell", 0.3, 1 / 3)
     assert gaps.returncode != 0
     assert "sample msc, step ingest" in gaps.stderr and "25 missing: 6, 8, 10" in gaps.stderr
     msc_frames = tmp_path / "msc frames"
@@ -64,7 +67,7 @@ def test_gowt1_uint8_frames_and_msc_whole_cells_run_through(tmp_path, shared_dat
     for t, source in enumerate(sorted(msc.glob("t*.tif"))[:6]):
         (msc_frames / f"t{t:03d}.tif").symlink_to(source)
     project = tmp_path / "msc"
-    results = _results(_run(project, [{"sample": "msc", "path": msc_frames, "channels": "cells"}], "whole_cell"),
+    results = _results(_run(project, [{"sample": "msc", "path": msc_frames, "channels": "cells"}], "whole_cell", 0.3, 1 / 3),
                        project)
     cells = pd.read_parquet(results / "msc" / "cells.parquet")
     assert cells["frame"].nunique() == 6 and cells.groupby("frame").size().between(2, 40).all()
