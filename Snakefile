@@ -8,6 +8,9 @@ min_version("9.0")
 configfile: "config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 include: "workflow/rules/common.smk"
 include: "workflow/rules/demo.smk"
 include: "workflow/rules/ingest.smk"
@@ -24,12 +27,15 @@ include: "workflow/rules/train.smk"
 
 
 rule all:
+    default_target: True
     input:
         all_outputs(),
-    default_target: True
 
 
 onerror:
     from pipeline.run_summary import collect_failures, format_failures
 
-    print(format_failures(collect_failures("logs", samples=SAMPLES.index)), file=sys.stderr)
+    print(
+        format_failures(collect_failures("logs", samples=SAMPLES.index)),
+        file=sys.stderr,
+    )

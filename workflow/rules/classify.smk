@@ -4,14 +4,20 @@ rule classify:
         cells=f"{RESULTS}/{{sample}}/cells.parquet",
         metadata=f"{RESULTS}/{{sample}}/metadata.json",
         review_types=review_file("cell_types.csv"),
-        model=lambda wc: [config["classification"]["model_path"]] if config["classification"]["method"] == "model" else [],
+        model=lambda wc: (
+            [config["classification"]["model_path"]]
+            if config["classification"]["method"] == "model"
+            else []
+        ),
     output:
         cells=f"{RESULTS}/{{sample}}/cells_typed.parquet",
         thresholds=f"{RESULTS}/{{sample}}/thresholds.csv",
+    log:
+        "logs/classify/{sample}.log",
+    conda:
+        "../envs/core.yaml"
     params:
         review_dir=lambda wc: f"{REVIEWS}/{wc.sample}",
         classification=config["classification"],
-    log:
-        "logs/classify/{sample}.log",
     script:
         "../scripts/classify.py"

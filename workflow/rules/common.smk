@@ -74,7 +74,41 @@ def sample_outputs(sample):
 
 def all_outputs():
     targets = [f"{RESULTS}/{s}/provenance.json" for s in SAMPLES.index]
-    targets += [f"{RESULTS}/summary/counts.csv", f"{RESULTS}/summary/counts_by_condition.png",
-                f"{RESULTS}/summary/production_rates.png"]
+    targets += [
+        f"{RESULTS}/summary/counts.csv",
+        f"{RESULTS}/summary/counts_by_condition.png",
+        f"{RESULTS}/summary/production_rates.png",
+    ]
     targets.append(f"{RESULTS}/summary/provenance.json")
     return targets
+
+
+def segment_chunks(wildcards):
+    """Chunk stacks to gather when `jobs.segment_frames_per_job` splits segmentation, else none."""
+    per_job = config["jobs"]["segment_frames_per_job"]
+    if not per_job:
+        return []
+    from pipeline.io import frame_chunks, read_json
+
+    metadata = checkpoints.ingest.get(sample=wildcards.sample).output[0]
+    n_frames = read_json(metadata)["n_frames"]
+    return [
+        f"{RESULTS}/{wildcards.sample}/chunks/labels_{start}-{stop}.tif"
+        for start, stop in frame_chunks(n_frames, per_job)
+    ]
+
+
+def segmentation_model(wildcards):
+    """The cellpose weights file when the config names one (so a missing one is trained first)."""
+    settings = config["segmentation"]
+    model = settings.get("cellpose", {}).get("model", "")
+    if settings["backend"] == "cellpose" and (
+        len(Path(model).parts) > 1 or model.endswith(".pth")
+    ):
+        return [model]
+    return []
+
+
+def reviewed_samples(name):
+    """Samples whose review folder holds `name`."""
+    return [s for s in SAMPLES.index if (Path(REVIEWS) / s / name).is_file()]

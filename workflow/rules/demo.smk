@@ -3,9 +3,11 @@ rule demo_data:
     output:
         movie="resources/demo/{name}/movie.ome.tif",
         gt=directory("resources/demo/{name}/GT"),
-    params:
-        demo=lambda wc: config["demo"][wc.name],
     log:
         "logs/demo/{name}.log",
+    conda:
+        "../envs/core.yaml"
+    params:
+        demo=lambda wc: config["demo"][wc.name],
     script:
         "../scripts/make_demo.py"

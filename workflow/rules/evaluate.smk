@@ -12,9 +12,11 @@ rule evaluate:
             category="Evaluation",
             labels={"sample": "{sample}", "table": "evaluation"},
         ),
-    resources:
-        mem_mb=lambda wc, attempt: 4000 * 2 ** (attempt - 1),
     log:
         "logs/evaluate/{sample}.log",
+    conda:
+        "../envs/evaluate.yaml"
+    resources:
+        mem_mb=lambda wc, attempt: 4000 * 2 ** (attempt - 1),
     script:
         "../scripts/evaluate.py"

@@ -4,10 +4,12 @@ checkpoint ingest:
         movie=sample_path,
     output:
         f"{RESULTS}/{{sample}}/metadata.json",
+    log:
+        "logs/ingest/{sample}.log",
+    conda:
+        "../envs/core.yaml"
     params:
         channels=sample_channels,
         image=config["image"],
-    log:
-        "logs/ingest/{sample}.log",
     script:
         "../scripts/ingest.py"

@@ -8,10 +8,12 @@ rule lineage:
         lineage_counts=f"{RESULTS}/{{sample}}/lineage_counts.csv",
         fate_map=f"{RESULTS}/{{sample}}/fate_map.csv",
         production=f"{RESULTS}/{{sample}}/production_rates.csv",
+    log:
+        "logs/lineage/{sample}.log",
+    conda:
+        "../envs/core.yaml"
     params:
         classes=[c["name"] for c in config["classification"]["classes"]],
         condition=lambda wc: SAMPLES.loc[wc.sample, "condition"],
-    log:
-        "logs/lineage/{sample}.log",
     script:
         "../scripts/lineage.py"

@@ -9,13 +9,15 @@ rule measure:
         review_frames=review_file("reviewed_frames.txt"),
     output:
         f"{RESULTS}/{{sample}}/cells.parquet",
-    params:
-        review_dir=lambda wc: f"{REVIEWS}/{wc.sample}",
-        measure=config["measure"],
+    log:
+        "logs/measure/{sample}.log",
+    conda:
+        "../envs/core.yaml"
     resources:
         mem_mb=lambda wc, attempt: 2000 * 2 ** (attempt - 1),
         runtime=lambda wc, input: int(10 + 0.01 * input.size_mb),
-    log:
-        "logs/measure/{sample}.log",
+    params:
+        review_dir=lambda wc: f"{REVIEWS}/{wc.sample}",
+        measure=config["measure"],
     script:
         "../scripts/measure.py"

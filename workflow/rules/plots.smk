@@ -26,9 +26,11 @@ rule plots:
             subcategory="{sample}",
             labels={"sample": "{sample}", "figure": "marker thresholds"},
         ),
-    params:
-        classes=[c["name"] for c in config["classification"]["classes"]],
     log:
         "logs/plots/{sample}.log",
+    conda:
+        "../envs/core.yaml"
+    params:
+        classes=[c["name"] for c in config["classification"]["classes"]],
     script:
         "../scripts/plots.py"

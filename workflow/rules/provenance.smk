@@ -5,11 +5,13 @@ rule provenance:
         outputs=lambda wc: sample_outputs(wc.sample),
     output:
         f"{RESULTS}/{{sample}}/provenance.json",
+    log:
+        "logs/provenance/{sample}.log",
+    conda:
+        "../envs/core.yaml"
     params:
         config=config,
         command=" ".join(sys.argv),
-    log:
-        "logs/provenance/{sample}.log",
     script:
         "../scripts/provenance.py"
 
@@ -21,10 +23,12 @@ rule provenance_summary:
         outputs=rules.summary.output,
     output:
         f"{RESULTS}/summary/provenance.json",
+    log:
+        "logs/provenance/summary.log",
+    conda:
+        "../envs/core.yaml"
     params:
         config=config,
         command=" ".join(sys.argv),
-    log:
-        "logs/provenance/summary.log",
     script:
         "../scripts/provenance.py"

@@ -1,27 +1,3 @@
-def segment_chunks(wildcards):
-    """Chunk stacks to gather when `jobs.segment_frames_per_job` splits segmentation, else none."""
-    per_job = config["jobs"]["segment_frames_per_job"]
-    if not per_job:
-        return []
-    from pipeline.io import frame_chunks, read_json
-
-    metadata = checkpoints.ingest.get(sample=wildcards.sample).output[0]
-    n_frames = read_json(metadata)["n_frames"]
-    return [
-        f"{RESULTS}/{wildcards.sample}/chunks/labels_{start}-{stop}.tif"
-        for start, stop in frame_chunks(n_frames, per_job)
-    ]
-
-
-def segmentation_model(wildcards):
-    """The cellpose weights file when the config names one (so a missing one is trained first)."""
-    settings = config["segmentation"]
-    model = settings.get("cellpose", {}).get("model", "")
-    if settings["backend"] == "cellpose" and ("/" in model or model.endswith(".pth")):
-        return [model]
-    return []
-
-
 rule segment:
     """Segment every frame (config key `segmentation`) into a uint32 label stack, or gather the
     frame chunks segmented by separate jobs (config key `jobs`)."""
@@ -32,15 +8,24 @@ rule segment:
         model=segmentation_model,
     output:
         f"{RESULTS}/{{sample}}/labels.tif",
+    log:
+        "logs/segment/{sample}.log",
+    conda:
+        "../envs/segment.yaml"
+    resources:
+        # streamed frame by frame: memory does not grow with the movie; runtime does
+        mem_mb=lambda wc, attempt: (
+            2000 if config["segmentation"]["backend"] == "classic" else 6000
+        )
+        * 2 ** (attempt - 1),
+        runtime=lambda wc, input: int(
+            10
+            + (0.01 if config["segmentation"]["backend"] == "classic" else 0.05)
+            * input.size_mb
+        ),
     params:
         segmentation=config["segmentation"],
         channels=config["channels"],
-    resources:
-        # streamed frame by frame: memory does not grow with the movie; runtime does
-        mem_mb=lambda wc, attempt: (2000 if config["segmentation"]["backend"] == "classic" else 6000) * 2 ** (attempt - 1),
-        runtime=lambda wc, input: int(10 + (0.01 if config["segmentation"]["backend"] == "classic" else 0.05) * input.size_mb),
-    log:
-        "logs/segment/{sample}.log",
     script:
         "../scripts/segment.py"
 
@@ -53,17 +38,26 @@ rule segment_chunk:
         model=segmentation_model,
     output:
         temp(f"{RESULTS}/{{sample}}/chunks/labels_{{start}}-{{stop}}.tif"),
-    params:
-        segmentation=config["segmentation"],
-        channels=config["channels"],
+    log:
+        "logs/segment/{sample}_{start}-{stop}.log",
     wildcard_constraints:
         start=r"\d+",
         stop=r"\d+",
+    conda:
+        "../envs/segment.yaml"
     resources:
         # streamed frame by frame: memory does not grow with the movie; runtime does
-        mem_mb=lambda wc, attempt: (2000 if config["segmentation"]["backend"] == "classic" else 6000) * 2 ** (attempt - 1),
-        runtime=lambda wc, input: int(10 + (0.01 if config["segmentation"]["backend"] == "classic" else 0.05) * input.size_mb),
-    log:
-        "logs/segment/{sample}_{start}-{stop}.log",
+        mem_mb=lambda wc, attempt: (
+            2000 if config["segmentation"]["backend"] == "classic" else 6000
+        )
+        * 2 ** (attempt - 1),
+        runtime=lambda wc, input: int(
+            10
+            + (0.01 if config["segmentation"]["backend"] == "classic" else 0.05)
+            * input.size_mb
+        ),
+    params:
+        segmentation=config["segmentation"],
+        channels=config["channels"],
     script:
         "../scripts/segment.py"

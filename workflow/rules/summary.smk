@@ -2,7 +2,9 @@ rule summary:
     """Counts of every sample in one table, and counts per condition over time."""
     input:
         counts=expand(f"{RESULTS}/{{sample}}/counts.csv", sample=SAMPLES.index),
-        production=expand(f"{RESULTS}/{{sample}}/production_rates.csv", sample=SAMPLES.index),
+        production=expand(
+            f"{RESULTS}/{{sample}}/production_rates.csv", sample=SAMPLES.index
+        ),
     output:
         counts=f"{RESULTS}/summary/counts.csv",
         plot=report(
@@ -18,11 +20,13 @@ rule summary:
             category="Summary",
             labels={"figure": "production rates"},
         ),
+    log:
+        "logs/summary/summary.log",
+    conda:
+        "../envs/core.yaml"
     params:
         samples=list(SAMPLES.index),
         conditions=list(SAMPLES["condition"]),
         classes=[c["name"] for c in config["classification"]["classes"]],
-    log:
-        "logs/summary/summary.log",
     script:
         "../scripts/summary.py"

@@ -10,13 +10,15 @@ rule track:
     output:
         tracks=f"{RESULTS}/{{sample}}/tracks.parquet",
         ctc=directory(f"{RESULTS}/{{sample}}/ctc"),
+    log:
+        "logs/track/{sample}.log",
+    conda:
+        "../envs/track.yaml"
+    resources:
+        mem_mb=lambda wc, attempt: 4000 * 2 ** (attempt - 1),
     params:
         review_dir=lambda wc: f"{REVIEWS}/{wc.sample}",
         tracking=config["tracking"],
         classification=config["classification"],
-    resources:
-        mem_mb=lambda wc, attempt: 4000 * 2 ** (attempt - 1),
-    log:
-        "logs/track/{sample}.log",
     script:
         "../scripts/track.py"

@@ -5,26 +5,32 @@
 # classification.model_path) build it when it is missing.
 
 
-def reviewed_samples(name):
-    """Samples whose review folder holds `name`."""
-    return [s for s in SAMPLES.index if (Path(REVIEWS) / s / name).is_file()]
-
-
 rule train_segmentation:
     """Train a cellpose model on every reviewed label frame (reviews/<sample>/labels.tif)."""
     input:
-        labels=[f"{REVIEWS}/{s}/labels.tif" for s in reviewed_samples("reviewed_frames.txt")],
-        frames=[f"{REVIEWS}/{s}/reviewed_frames.txt" for s in reviewed_samples("reviewed_frames.txt")],
+        labels=[
+            f"{REVIEWS}/{s}/labels.tif"
+            for s in reviewed_samples("reviewed_frames.txt")
+        ],
+        frames=[
+            f"{REVIEWS}/{s}/reviewed_frames.txt"
+            for s in reviewed_samples("reviewed_frames.txt")
+        ],
         movies=[SAMPLES.loc[s, "path"] for s in reviewed_samples("reviewed_frames.txt")],
     output:
         weights=f"resources/models/{config['training']['segmentation']['name']}/weights.pth",
-    params:
-        samples=reviewed_samples("reviewed_frames.txt"),
-        channels=[SAMPLES.loc[s, "channels"].split(",") for s in reviewed_samples("reviewed_frames.txt")],
-        reviews=REVIEWS,
-        config=config,
     log:
         "logs/train/segmentation.log",
+    conda:
+        "../envs/segment.yaml"
+    params:
+        samples=reviewed_samples("reviewed_frames.txt"),
+        channels=[
+            SAMPLES.loc[s, "channels"].split(",")
+            for s in reviewed_samples("reviewed_frames.txt")
+        ],
+        reviews=REVIEWS,
+        config=config,
     script:
         "../scripts/train_segmentation.py"
 
@@ -32,15 +38,21 @@ rule train_segmentation:
 rule train_classifier:
     """Train the random-forest cell-type classifier on every reviewed cell type."""
     input:
-        cells=[f"{RESULTS}/{s}/cells.parquet" for s in reviewed_samples("cell_types.csv")],
-        types=[f"{REVIEWS}/{s}/cell_types.csv" for s in reviewed_samples("cell_types.csv")],
+        cells=[
+            f"{RESULTS}/{s}/cells.parquet" for s in reviewed_samples("cell_types.csv")
+        ],
+        types=[
+            f"{REVIEWS}/{s}/cell_types.csv" for s in reviewed_samples("cell_types.csv")
+        ],
     output:
         model=config["training"]["classifier"]["output"],
+    log:
+        "logs/train/classifier.log",
+    conda:
+        "../envs/core.yaml"
     params:
         settings=config["training"]["classifier"],
         samples=reviewed_samples("cell_types.csv"),
         reviews=REVIEWS,
-    log:
-        "logs/train/classifier.log",
     script:
         "../scripts/train_classifier.py"
