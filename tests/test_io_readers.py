@@ -174,3 +174,21 @@ def test_normalised_axes_accepted_for_single_channel_plain_stack(tmp_path):
     movie = open_movie(tmp_path / "s.tif", axes="TCZYX", channel_names=["nuclei"])
     assert movie.metadata.shape_zyx == (3, 8, 8)
     np.testing.assert_array_equal(movie.read_frame(1), data[1][np.newaxis])
+
+
+def test_reopen_movie_keeps_the_config_fallbacks(tmp_path):
+    """A plain TIFF read with config axes and pixel size reopens exactly as ingest read it."""
+    import tifffile
+
+    from pipeline.io import MovieMetadata, open_movie, reopen_movie
+
+    data = np.arange(2 * 3 * 4 * 5, dtype=np.uint16).reshape(2, 3, 4, 5)  # C, T, Y, X on disk
+    tifffile.imwrite(tmp_path / "plain.tif", data)
+    with open_movie(tmp_path / "plain.tif", axes="CTYX", channel_names=["a", "b"], pixel_size_um=0.3,
+                    time_step_h=0.25) as movie:
+        meta = MovieMetadata.from_dict(movie.metadata.to_dict())
+        first = movie.read_frame(1)
+    with reopen_movie(meta) as again:
+        assert (again.metadata.pixel_size_um, again.metadata.time_step_h) == (0.3, 0.25)
+        assert np.array_equal(again.read_frame(1), first)
+    assert np.array_equal(first, data[:, 1])

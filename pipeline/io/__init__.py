@@ -12,12 +12,12 @@ from pipeline.io.labels import (
     write_ctc_masks,
 )
 from pipeline.io.metadata import MovieMetadata, length_to_um, time_to_h
-from pipeline.io.movie import Movie, open_movie
+from pipeline.io.movie import Movie, open_movie, reopen_movie
 from pipeline.io.tables import read_json, read_table, write_json, write_table
 
 __all__ = [
     "EmptyFrameWarning", "LabelStack", "LabelStackWriter", "Movie", "MovieMetadata", "atomic_write",
     "check_frame", "check_unique_samples", "clean_stale_temps", "frame_chunks", "gather_label_chunks",
-    "length_to_um", "open_labels", "open_movie", "read_json", "read_label_frame", "read_table",
+    "length_to_um", "open_labels", "open_movie", "read_json", "reopen_movie", "read_label_frame", "read_table",
     "time_to_h", "write_ctc_masks", "write_json", "write_table",
 ]

@@ -450,6 +450,15 @@ def open_movie(path: str | os.PathLike, *, axes: str | None = None,
     return Movie(meta, source)
 
 
+def reopen_movie(meta: MovieMetadata, path: str | os.PathLike | None = None) -> Movie:
+    """Open the movie that `meta` (a sample's metadata.json) describes, exactly as ingest read it:
+    the stored axes, the channel names, and the pixel size, time and z step from the config's
+    fallbacks. `path` replaces `meta.path` (e.g. resolved against the project folder)."""
+    return open_movie(meta.path if path is None else path, axes=meta.file_axes,
+                      channel_names=meta.channel_names, pixel_size_um=meta.pixel_size_um,
+                      time_step_h=meta.time_step_h, z_step_um=meta.z_step_um)
+
+
 def _build_metadata(path: Path, source: _Source, channel_names: Sequence[str] | None,
                     pixel_size_um: float | None, time_step_h: float | None,
                     z_step_um: float | None) -> MovieMetadata:

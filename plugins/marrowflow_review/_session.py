@@ -10,7 +10,7 @@ import pandas as pd
 
 from pipeline import review as rv
 from pipeline.errors import InputError
-from pipeline.io import MovieMetadata, open_labels, open_movie, read_json, read_table
+from pipeline.io import MovieMetadata, open_labels, read_json, read_table, reopen_movie
 from marrowflow_review._arrays import EditableLabels, FrameStack
 
 UNKNOWN = "unknown"
@@ -149,9 +149,7 @@ class ReviewSession:
                                  f"not found (looked at {path}). Fix: open the results from the project folder "
                                  "or correct the path in metadata.json")
             md = self.metadata
-            self._movie = open_movie(path, channel_names=md.channel_names or None,
-                                     pixel_size_um=md.pixel_size_um, time_step_h=md.time_step_h,
-                                     z_step_um=md.z_step_um)
+            self._movie = reopen_movie(md, path)
         return self._movie
 
     def channel_stacks(self) -> list[FrameStack]:

@@ -1,5 +1,5 @@
 """Rule measure: per-cell measurements on every frame, reviewed labels replacing segmentation."""
-from pipeline.io import MovieMetadata, open_labels, open_movie, read_json, write_table
+from pipeline.io import MovieMetadata, open_labels, read_json, reopen_movie, write_table
 from pipeline.measure import measure_movie
 from pipeline.review import apply_label_review, load_review
 from pipeline.step import run_step
@@ -8,7 +8,7 @@ from pipeline.step import run_step
 def main(smk):
     meta = MovieMetadata.from_dict(read_json(smk.input.metadata))
     review = load_review(smk.params.review_dir) if smk.input.review_labels else None
-    with open_movie(meta.path, axes=meta.file_axes, channel_names=meta.channel_names) as movie, \
+    with reopen_movie(meta) as movie, \
             open_labels(smk.input.labels) as labels:
         label_frames = (apply_label_review(frame, t, review) for t, frame in enumerate(labels)) if review else labels
         cells = measure_movie(movie, label_frames, channel_names=meta.channel_names,

@@ -1,7 +1,7 @@
 """Rules segment / segment_chunk: segment frames of the configured channel into a label stack,
 or gather the chunk stacks of a split segmentation in order."""
 from pipeline.config import segmentation_channel
-from pipeline.io import MovieMetadata, gather_label_chunks, open_movie, read_json
+from pipeline.io import MovieMetadata, gather_label_chunks, read_json, reopen_movie
 from pipeline.segment_stack import segment_movie
 from pipeline.step import run_step
 
@@ -15,7 +15,7 @@ def main(smk):
     channel = segmentation_channel({"channels": smk.params.channels,
                                     "segmentation": smk.params.segmentation}, meta.channel_names)
     frames = range(int(smk.wildcards.start), int(smk.wildcards.stop)) if "start" in smk.wildcards.keys() else None
-    with open_movie(meta.path, axes=meta.file_axes, channel_names=meta.channel_names) as movie:
+    with reopen_movie(meta) as movie:
         segment_movie(movie, smk.params.segmentation, channel=channel, out_path=smk.output[0], frames=frames)
 
 
