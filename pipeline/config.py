@@ -115,6 +115,36 @@ def segmentation_channel(config: Mapping[str, Any], channel_names: list[str]) ->
                       f"{channel_names}; set segmentation.channel or the sheet's channels column")
 
 
+def sample_table(config: Mapping[str, Any], *, base_dir: str | Path = ".",
+                 generated: set[str] | None = None) -> pd.DataFrame:
+    """All samples: the sample sheet's rows (`samples`) plus one per movie found by `discover`.
+
+    Sample names must be unique across both; the discovered ones get the config's channels and
+    `discover.condition`.
+    """
+    from pipeline.discovery import discover_samples
+
+    parts = []
+    if config.get("samples"):
+        parts.append(read_sample_sheet(Path(base_dir) / config["samples"], config, base_dir=base_dir,
+                                       generated=generated))
+    discover = config.get("discover") or {}
+    if discover.get("folder"):
+        found = discover_samples(Path(base_dir) / discover["folder"], discover["pattern"])
+        found["condition"] = discover["condition"]
+        found["ground_truth"] = ""
+        found["channels"] = ",".join(c["name"] for c in config["channels"])
+        parts.append(found.set_index("sample", drop=False))
+    if not parts:
+        raise ConfigError("config.yaml names no samples: set `samples` (a sample sheet) or `discover.folder`")
+    table = pd.concat(parts)
+    clash = sorted(table.index[table.index.duplicated()].unique())
+    if clash:
+        raise ConfigError(f"sample name(s) {clash} come from both the sample sheet {config.get('samples')} and "
+                          f"the movies found under {discover.get('folder')}; rename the sheet's samples")
+    return table
+
+
 def read_sample_sheet(path: str | Path, config: Mapping[str, Any], *,
                       base_dir: str | Path = ".", generated: set[str] | None = None) -> pd.DataFrame:
     """Read and check the sample sheet; return one row per sample indexed by sample name.

@@ -5,7 +5,7 @@ import copy
 import pytest
 import yaml
 
-from pipeline.config import (load_config, read_sample_sheet, segmentation_channel,
+from pipeline.config import (load_config, read_sample_sheet, sample_table, segmentation_channel,
                              validate_config)
 from pipeline.errors import ConfigError
 
@@ -121,3 +121,32 @@ def test_segmentation_channel_choice(base_config):
     assert segmentation_channel(config, names) == 1
     with pytest.raises(ConfigError, match="CD34"):
         segmentation_channel(config, ["a", "b"])
+
+
+def test_discovered_movies_join_the_sheet(tmp_path, base_config):
+    (tmp_path / "movies" / "day 1").mkdir(parents=True)
+    for name in ["a.ome.tif", "b.tif"]:
+        (tmp_path / "movies" / "day 1" / name).write_bytes(b"")
+    (tmp_path / "x.tif").write_bytes(b"")
+    _sheet(tmp_path, "sample\tpath\tcondition\nsheet_one\tx.tif\tctl\n")
+    base_config.update(samples="samples.tsv", discover={"folder": "movies", "condition": "epo"})
+    table = sample_table(validate_config(base_config), base_dir=tmp_path)
+    assert list(table.index) == ["sheet_one", "a", "b"]
+    assert table.loc["a", "condition"] == "epo" and table.loc["sheet_one", "condition"] == "ctl"
+    assert table.loc["b", "channels"] == "nuclei,CD34,CD235a,MPO,CD41"
+
+
+def test_discovered_name_clashing_with_the_sheet_is_an_error(tmp_path, base_config):
+    (tmp_path / "movies").mkdir()
+    (tmp_path / "movies" / "x.tif").write_bytes(b"")
+    (tmp_path / "x.tif").write_bytes(b"")
+    _sheet(tmp_path, "sample\tpath\nx\tx.tif\n")
+    base_config.update(samples="samples.tsv", discover={"folder": "movies"})
+    with pytest.raises(ConfigError, match=r"\['x'\] come from both"):
+        sample_table(validate_config(base_config), base_dir=tmp_path)
+
+
+def test_no_samples_at_all_is_an_error(base_config):
+    base_config["samples"] = None
+    with pytest.raises(ConfigError, match="names no samples"):
+        sample_table(validate_config(base_config))

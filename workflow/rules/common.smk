@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-from pipeline.config import read_sample_sheet, validate_config
+from pipeline.config import sample_table, validate_config
 from pipeline.errors import ConfigError
 
 try:
@@ -11,7 +11,7 @@ try:
     config.clear()
     config.update(_validated)
     DEMO_MOVIES = {f"resources/demo/{name}/movie.ome.tif" for name in config["demo"]}
-    SAMPLES = read_sample_sheet(config["samples"], config, generated=DEMO_MOVIES)
+    SAMPLES = sample_table(config, generated=DEMO_MOVIES)
 except ConfigError as _exc:
     sys.exit(f"marrowflow: {_exc}")
 
