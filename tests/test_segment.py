@@ -91,7 +91,7 @@ def test_presets_load_and_explicit_keys_override():
 
 def test_segment_frame_default_preset_and_empty_frame():
     image, truth = blobs_image(shape=(128, 128), n=6, seed=2)
-    labels = segment_frame(image, {"backend": "classic", "classic": {}}, pixel_size_um=0.25)
+    labels = segment_frame(image, {"backend": "classic", "classic": {}}, pixel_size_um=0.65)  # disks 8-12 µm across, like nuclei
     assert labels.dtype == np.uint32 and labels.max() == truth.max()
     assert segment_frame(np.zeros((32, 32)), {"backend": "classic"}).max() == 0
     with pytest.raises(ConfigError, match="backend"):
