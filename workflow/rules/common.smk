@@ -1,5 +1,6 @@
 # Configuration, sample sheet and helpers shared by every rule. Validation happens here, before
 # any job starts: a wrong key or value stops the run with a message naming it.
+import re
 import sys
 from pathlib import Path
 
@@ -20,7 +21,7 @@ REVIEWS = config["reviews"]
 
 
 wildcard_constraints:
-    sample="|".join(SAMPLES.index) if len(SAMPLES) else "(?!x)x",
+    sample="|".join(map(re.escape, SAMPLES.index)) if len(SAMPLES) else "(?!x)x",
 
 
 def sample_path(wildcards):
@@ -41,10 +42,6 @@ def review_file(name):
         return [str(path)] if path.exists() else []
 
     return existing
-
-
-def samples_with_ground_truth():
-    return [s for s in SAMPLES.index if SAMPLES.loc[s, "ground_truth"]]
 
 
 SAMPLE_OUTPUTS = [
