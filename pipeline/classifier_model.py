@@ -10,7 +10,6 @@ marrowflow, scikit-learn and numpy.
 
 from __future__ import annotations
 
-import json
 import warnings
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 import pipeline
 from pipeline.errors import ConfigError, InputError
+from pipeline.io import atomic_write, write_json
 
 REVIEW_COLUMNS = ("frame", "label", "cell_type")
 
@@ -109,13 +109,9 @@ def save_model(bundle: dict, path: str | Path) -> None:
     as JSON next to it (`<path>.json`) for people and provenance."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    joblib.dump(bundle, tmp)
-    tmp.replace(path)
-    info = path.with_name(f"{path.name}.json")
-    tmp = info.with_name(f".{info.name}.tmp")
-    tmp.write_text(json.dumps({k: v for k, v in bundle.items() if k != "model"}, indent=2, sort_keys=True))
-    tmp.replace(info)
+    with atomic_write(path) as tmp:
+        joblib.dump(bundle, tmp)
+    write_json({k: v for k, v in bundle.items() if k != "model"}, path.with_name(f"{path.name}.json"))
 
 
 def load_model(path: str | Path) -> dict:
