@@ -31,7 +31,7 @@ from pipeline.errors import ConfigError
 from pipeline.segment_classic import CLASSIC_KEYS, segment_classic
 from pipeline.segment_cellpose import CellposeSegmenter
 
-__all__ = ["PRESET_DIR", "list_presets", "load_preset", "classic_params", "make_segmenter",
+__all__ = ["PRESET_DIR", "list_presets", "load_preset", "classic_params", "expand_preset", "make_segmenter",
            "segment_frame", "segment_classic", "CellposeSegmenter"]
 
 PRESET_DIR = Path(__file__).resolve().parents[1] / "workflow" / "presets" / "segmentation"
@@ -67,6 +67,18 @@ def classic_params(classic: Mapping | None) -> dict:
     preset = classic.pop("preset", "fluo_nuclei")
     base = load_preset(preset) if preset else {}
     return {**base, **classic}
+
+
+def expand_preset(settings: Mapping) -> dict:
+    """The `segmentation` section with the classic preset replaced by its full parameter set.
+
+    Segmenting with the result gives the same labels; a workflow rule that takes it as a
+    parameter reruns when a preset file changes (Snakemake compares parameters, not file dates).
+    """
+    out = dict(settings)
+    if out.get("backend", "classic") == "classic":
+        out["classic"] = {**classic_params(out.get("classic")), "preset": None}
+    return out
 
 
 def make_segmenter(params: Mapping, *, pixel_size_um: PixelSize = None) -> Callable[[np.ndarray], np.ndarray]:

@@ -21,8 +21,12 @@ Steps, each driven by one parameter (sizes in µm, converted with the pixel size
    drops to that fraction of the object's own contrast over background, so that dim and bright
    objects get equally tight outlines (`threshold_scale` < 1 then gives each object room);
    `outline_sigma_um` smooths the outlines (a Gaussian of the mask cut at one half);
-6. size filter on the equivalent diameter (`min_diameter_um`, `max_diameter_um`) and optional
-   removal of objects touching the image border (`exclude_border`).
+6. size filter on the equivalent diameter (`min_diameter_um`, `max_diameter_um`); objects touching
+   the image border are only partly in view and may get a smaller minimum
+   (`min_diameter_border_um`); optional removal of objects touching the border (`exclude_border`);
+7. contrast filter (`min_contrast_snr`): objects whose mean smoothed intensity lies fewer than
+   that many noise SDs (see `noise`) above the background level are dropped (noise blobs that
+   a low threshold lets through).
 
 `units`: `um` needs the pixel size; `px` reads every size as pixels; `auto` (default) uses µm
 when the pixel size is known and pixels otherwise (logged). The pixel size may be one number
@@ -63,7 +67,9 @@ CLASSIC_KEYS: dict[str, object] = {
     "boundary_fraction": None,
     "outline_sigma_um": None,
     "min_diameter_um": 2.0,
+    "min_diameter_border_um": None,
     "max_diameter_um": None,
+    "min_contrast_snr": None,
     "exclude_border": False,
 }
 
@@ -196,7 +202,9 @@ def segment_classic(image: np.ndarray, *, pixel_size_um: float | Sequence[float]
 
     if p["outline_sigma_um"]:
         labels = _smooth_outlines(labels, p["outline_sigma_um"] / spacing)
-    labels = _size_filter(labels, spacing, p["min_diameter_um"], p["max_diameter_um"])
+    labels = _size_filter(labels, spacing, p["min_diameter_um"], p["max_diameter_um"], p["min_diameter_border_um"])
+    if p["min_contrast_snr"] is not None:
+        labels = _contrast_filter(labels, smooth, p["min_contrast_snr"])
     if p["exclude_border"]:
         labels = segmentation.clear_border(labels)
     relabelled, _, _ = segmentation.relabel_sequential(labels)
@@ -261,21 +269,51 @@ def _refine_boundaries(labels: np.ndarray, smooth: np.ndarray, level: float, thr
 
 def _smooth_outlines(labels: np.ndarray, sigma_px: np.ndarray) -> np.ndarray:
     """Smooth the foreground outline (Gaussian of the mask, cut at 0.5); labels follow it."""
-    smooth = ndi.gaussian_filter((labels > 0).astype(np.float32), sigma_px) > 0.5
+    # "nearest": an object cut by the frame edge continues beyond it, so slivers on the edge survive
+    smooth = ndi.gaussian_filter((labels > 0).astype(np.float32), sigma_px, mode="nearest") > 0.5
     size = 2 * np.ceil(2 * np.asarray(sigma_px)).astype(int) + 1
     grown = np.where(labels > 0, labels, ndi.maximum_filter(labels, size=tuple(size)))
     return np.where(smooth, grown, 0)
 
 
-def _size_filter(labels: np.ndarray, spacing: np.ndarray, dmin: float | None, dmax: float | None) -> np.ndarray:
+def _size_filter(labels: np.ndarray, spacing: np.ndarray, dmin: float | None, dmax: float | None,
+                 dmin_border: float | None = None) -> np.ndarray:
     counts = np.bincount(labels.ravel())
     diam = _equivalent_diameter(counts.astype(float), spacing)
     bad = np.zeros(counts.size, bool)
     if dmin:
-        bad |= diam < dmin
+        small = diam < dmin
+        if dmin_border is not None:
+            on_border = np.zeros(counts.size, bool)
+            on_border[np.unique(_border_pixels(labels))] = True
+            small &= ~on_border | (diam < dmin_border)
+        bad |= small
     if dmax:
         bad |= diam > dmax
     bad[0] = False
+    return _drop(labels, bad)
+
+
+def _border_pixels(labels: np.ndarray) -> np.ndarray:
+    """Label values on the outer faces of the frame."""
+    faces = [np.take(labels, idx, axis=axis).ravel() for axis in range(labels.ndim) for idx in (0, -1)]
+    return np.concatenate(faces)
+
+
+def _contrast_filter(labels: np.ndarray, smooth: np.ndarray, min_snr: float) -> np.ndarray:
+    """Drop objects whose mean intensity is under `min_snr` noise SDs above the background level."""
+    level, sd = _noise_level(smooth)
+    n = int(labels.max())
+    sums = np.bincount(labels.ravel(), weights=smooth.ravel(), minlength=n + 1)
+    counts = np.bincount(labels.ravel(), minlength=n + 1)
+    snr = (sums / np.maximum(counts, 1) - level) / sd
+    bad = snr < min_snr
+    bad[0] = False
+    return _drop(labels, bad)
+
+
+def _drop(labels: np.ndarray, bad: np.ndarray) -> np.ndarray:
+    """Set the objects flagged in `bad` (indexed by label) to background."""
     if not bad.any():
         return labels
     out = labels.copy()

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pipeline.config import sample_table, validate_config
 from pipeline.errors import ConfigError
+from pipeline.segment import expand_preset
 
 try:
     _validated = validate_config(config, source="config.yaml (and --config overrides)")
@@ -13,6 +14,8 @@ try:
     config.update(_validated)
     DEMO_MOVIES = {f"resources/demo/{name}/movie.ome.tif" for name in config["demo"]}
     SAMPLES = sample_table(config, generated=DEMO_MOVIES)
+    # the preset's values, not its name: an edited preset file reruns segmentation
+    SEGMENTATION = expand_preset(config["segmentation"])
 except ConfigError as _exc:
     sys.exit(f"marrowflow: {_exc}")
 

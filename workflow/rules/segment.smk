@@ -24,7 +24,7 @@ rule segment:
             * input.size_mb
         ),
     params:
-        segmentation=config["segmentation"],
+        segmentation=SEGMENTATION,
         channels=config["channels"],
     script:
         "../scripts/segment.py"
@@ -57,7 +57,7 @@ rule segment_chunk:
             * input.size_mb
         ),
     params:
-        segmentation=config["segmentation"],
+        segmentation=SEGMENTATION,
         channels=config["channels"],
     script:
         "../scripts/segment.py"
