@@ -9,7 +9,7 @@ from scipy import ndimage as ndi
 
 from pipeline.errors import ConfigError
 from pipeline.seg_metrics import match_f1, seg_score
-from pipeline.segment import classic_params, list_presets, load_preset, segment_frame
+from pipeline.segment import classic_params, expand_preset, list_presets, load_preset, segment_frame
 from pipeline.segment_classic import segment_classic
 from synthetic_cells import blobs_image
 
@@ -127,3 +127,56 @@ def test_real_sim_frames_reach_seg_085():
                                pixel_size_um=0.125)
         total += seg_score(labels, gt)
     assert total / 2 >= 0.85
+
+
+def _disk(shape, cy, cx, r):
+    yy, xx = np.indices(shape)
+    return (yy - cy) ** 2 + (xx - cx) ** 2 <= r * r
+
+
+def test_objects_cut_by_the_frame_edge_get_their_own_minimum_size():
+    shape = (96, 96)
+    truth = np.zeros(shape, np.uint32)
+    truth[_disk(shape, 30, 40, 8)] = 1   # a whole nucleus
+    truth[_disk(shape, 70, 60, 3)] = 2   # a small interior speck (6 px across)
+    truth[_disk(shape, 40, -5, 8)] = 3   # a nucleus mostly outside the frame: a 3-px sliver on the edge
+    image = ndi.gaussian_filter((truth > 0).astype(np.float32), 0.7)
+    image += np.random.default_rng(1).normal(0, 0.02, shape).astype(np.float32)
+    params = {**PX_PARAMS, "min_diameter_um": 8.0}
+    whole_only = segment_classic(image, **params)
+    assert set(np.unique(truth[whole_only > 0])) - {0} == {1}
+    with_edge = segment_classic(image, **{**params, "min_diameter_border_um": 2.0})
+    assert set(np.unique(truth[with_edge > 0])) - {0} == {1, 3}   # the speck inside still goes
+    assert with_edge.max() == 2
+    # outline smoothing continues an edge object beyond the frame instead of eroding it
+    smoothed = segment_classic(image, **{**params, "min_diameter_border_um": 2.0, "outline_sigma_um": 4.0})
+    assert (smoothed[truth == 3] > 0).mean() > 0.75   # 0.375 when the edge reflects the mask
+
+
+def test_contrast_filter_drops_objects_near_the_noise_level():
+    shape = (128, 128)
+    truth = np.zeros(shape, np.uint32)
+    for k, (cy, cx) in enumerate([(30, 30), (30, 90), (90, 30), (90, 90)], 1):
+        truth[_disk(shape, cy, cx, 9)] = k
+    rng = np.random.default_rng(2)
+    brightness = np.array([0, 1.0, 1.0, 0.12, 0.12], np.float32)   # two bright, two dim objects
+    image = ndi.gaussian_filter(brightness[truth], 1.0) + rng.normal(0, 0.03, shape).astype(np.float32)
+    params = {**PX_PARAMS, "threshold_method": "noise", "threshold_scale": 3.0}
+    assert segment_classic(image, **params).max() == 4
+    # noise SD after smoothing (sigma 1 px) ~0.03 / 3.5: dim objects sit ~14 SDs up, bright ones ~115
+    labels = segment_classic(image, **{**params, "min_contrast_snr": 40.0})
+    assert set(np.unique(truth[labels > 0])) - {0} == {1, 2}
+    assert segment_classic(image, **{**params, "min_contrast_snr": 5.0}).max() == 4
+
+
+def test_expanded_preset_segments_identically_and_names_no_preset():
+    image, _ = blobs_image(shape=(128, 128), n=6, seed=2)
+    settings = {"backend": "classic", "classic": {"preset": "fluo_nuclei", "smooth_sigma_um": 0.8}}
+    expanded = expand_preset(settings)
+    assert expanded["classic"]["preset"] is None
+    assert expanded["classic"]["smooth_sigma_um"] == 0.8
+    assert expanded["classic"]["min_contrast_snr"] == load_preset("fluo_nuclei")["min_contrast_snr"]
+    assert np.array_equal(segment_frame(image, expanded, pixel_size_um=0.65),
+                          segment_frame(image, settings, pixel_size_um=0.65))
+    cellpose = {"backend": "cellpose", "classic": {"preset": "fluo_nuclei"}, "cellpose": {"model": "cyto3"}}
+    assert expand_preset(cellpose) == cellpose

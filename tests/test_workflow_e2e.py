@@ -79,3 +79,22 @@ def test_segmentation_split_into_frame_chunks_gives_identical_labels(tiny_run):
     whole = tifffile.imread(tiny_run / "results" / "tiny" / "labels.tif")
     assert chunked.dtype == whole.dtype and (chunked == whole).all()
     assert not list((tiny_run / "results_chunked" / "tiny" / "chunks").glob("*.tif"))  # temp chunks removed
+
+
+def test_an_edited_preset_file_reruns_segmentation(tiny_run, tmp_path):
+    """Segmentation takes the preset's values, not its name: editing the preset file reruns it."""
+    preset = tmp_path / "my_preset.yaml"
+    preset.write_text("params: {}\n")   # the built-in values: what the demo's `preset: null` uses
+    config = yaml.safe_load((tiny_run / "config.yaml").read_text())
+    config["segmentation"]["classic"] = {"preset": str(preset)}
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))  # Snakemake compares params in order
+
+    def planned_rules():
+        result = run_snakemake(tiny_run, "-n", "results/tiny/labels.tif", configfile=str(tmp_path / "config.yaml"))
+        assert result.returncode == 0, result.stderr[-3000:]
+        return result.stdout + result.stderr
+
+    assert "Nothing to be done" in planned_rules()
+    preset.write_text("params: {smooth_sigma_um: 1.5}\n")
+    plan = planned_rules()
+    assert "rule segment:" in plan and "params have changed" in plan
