@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_segmentation.py [--data ../shared/data] [--out DIR]
         [--backends classic cellpose] [--datasets sim gowt1 msc] [--epochs 60]
+        [--base-weights OUT/models/{dataset}/weights.pth --learning-rate 0.002]
 
 For each dataset (ctc-Fluo-N2DH-SIM+, ctc-Fluo-N2DH-GOWT1, ctc-Fluo-C2DL-MSC-segsubset) the
 annotated frames (01_GT/SEG/man_segNNN.tif) are split by position: even positions train, odd
@@ -113,6 +114,9 @@ def main(argv=None) -> pd.DataFrame:
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS))
     ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    ap.add_argument("--base-weights", help="fine-tune these weights (per dataset: a {dataset} placeholder "
+                    "is filled in) instead of training from scratch; the model goes to OUT/models/<dataset>_ft")
+    ap.add_argument("--learning-rate", type=float, default=0.005)
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -134,7 +138,7 @@ def main(argv=None) -> pd.DataFrame:
             from pipeline.train import WEIGHTS_NAME, train_cellpose
 
             torch.set_num_threads(args.threads)
-            model_dir = out / "models" / key
+            model_dir = out / "models" / (f"{key}_ft" if args.base_weights else key)
             weights = model_dir / WEIGHTS_NAME
             if not weights.is_file():
                 train_images, train_masks = [images[i] for i in train_idx], [gts[i] for i in train_idx]
@@ -143,9 +147,10 @@ def main(argv=None) -> pd.DataFrame:
                 if crop:
                     train_images, train_masks = crops_around_objects(train_images, train_masks, crop)
                 t0 = time.time()
-                train_cellpose(train_images, train_masks, out_dir=model_dir,
+                base = args.base_weights.format(dataset=key) if args.base_weights else None
+                train_cellpose(train_images, train_masks, out_dir=model_dir, base_weights=base,
                                epochs=args.epochs, seed=0, bsize=96, diam_mean=20.0, batch_size=8,
-                               nimg_per_epoch=8)
+                               nimg_per_epoch=8, learning_rate=args.learning_rate)
                 print(f"{key}: trained in {time.time() - t0:.0f} s", flush=True)
             seg = make_segmenter({"backend": "cellpose", "cellpose": {"model": str(weights), "gpu": False}},
                                  pixel_size_um=px)
