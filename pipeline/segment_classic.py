@@ -11,7 +11,8 @@ Steps, each driven by one parameter (sizes in µm, converted with the pixel size
    orders of magnitude); `threshold_scale` scales its height above the background level (the
    median of the pixels below it). `noise` is the image median plus one noise SD (robust, from
    the pixels below the median; for sparse objects), so `threshold_scale` counts noise SDs;
-   holes filled;
+   holes filled; (`border_threshold_scale`) pieces on the frame edge above that lower threshold
+   and mostly outside the foreground are added (cells mostly out of view show only their dim rim);
 4. seeds: maxima of the distance transform, optionally mixed with the
    smoothed intensity (`intensity_weight` in 0..1), taken as h-maxima of height `seed_h_um`
    (a split needs a neck at least that much narrower than the two halves), at least
@@ -68,6 +69,7 @@ CLASSIC_KEYS: dict[str, object] = {
     "outline_sigma_um": None,
     "min_diameter_um": 2.0,
     "min_diameter_border_um": None,
+    "border_threshold_scale": None,
     "max_diameter_um": None,
     "min_contrast_snr": None,
     "exclude_border": False,
@@ -169,6 +171,8 @@ def segment_classic(image: np.ndarray, *, pixel_size_um: float | Sequence[float]
         level = float(np.median(work[work <= thr]))
     # scale the threshold's height above the background level
     mask = work > level + p["threshold_scale"] * (thr - level)
+    if p["border_threshold_scale"] is not None:
+        mask |= _edge_slivers(work > level + p["border_threshold_scale"] * (thr - level), mask)
     if p["log_transform"]:  # boundary refinement works on intensities
         thr, level = float(np.expm1(thr) + smooth.min()), float(np.expm1(level) + smooth.min())
     if p["fill_holes"]:
@@ -292,6 +296,19 @@ def _size_filter(labels: np.ndarray, spacing: np.ndarray, dmin: float | None, dm
         bad |= diam > dmax
     bad[0] = False
     return _drop(labels, bad)
+
+
+def _edge_slivers(low: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Components of `low` that touch the frame edge and lie mostly outside `mask`: objects
+    cut by the edge whose bright part is out of view."""
+    comps, n = ndi.label(low)
+    on_edge = np.zeros(n + 1, bool)
+    on_edge[np.unique(_border_pixels(comps))] = True
+    inside = np.bincount(comps[mask], minlength=n + 1)
+    size = np.bincount(comps.ravel(), minlength=n + 1)
+    keep = on_edge & (inside < 0.5 * size)
+    keep[0] = False
+    return keep[comps]
 
 
 def _border_pixels(labels: np.ndarray) -> np.ndarray:

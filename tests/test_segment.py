@@ -180,3 +180,24 @@ def test_expanded_preset_segments_identically_and_names_no_preset():
                           segment_frame(image, settings, pixel_size_um=0.65))
     cellpose = {"backend": "cellpose", "classic": {"preset": "fluo_nuclei"}, "cellpose": {"model": "cyto3"}}
     assert expand_preset(cellpose) == cellpose
+
+
+def test_dim_slivers_on_the_frame_edge_get_a_lower_threshold():
+    shape = (96, 96)
+    truth = np.zeros(shape, np.uint32)
+    truth[_disk(shape, 30, 40, 9)] = 1    # a whole nucleus
+    truth[_disk(shape, 70, -4, 9)] = 2    # the dim rim of a nucleus mostly out of view
+    truth[_disk(shape, 70, 60, 6)] = 3    # an equally dim object inside the frame
+    truth[_disk(shape, 20, 90, 9)] = 4    # a bright nucleus cut by the edge
+    brightness = np.array([0, 1.0, 0.2, 0.2, 1.0], np.float32)
+    image = ndi.gaussian_filter(brightness[truth], 1.0)
+    image += np.random.default_rng(3).normal(0, 0.02, shape).astype(np.float32)
+    params = {**PX_PARAMS, "min_diameter_um": 4.0}
+    plain = segment_classic(image, **params)
+    assert set(np.unique(truth[plain > 0])) - {0} == {1, 4}
+    edge = segment_classic(image, **{**params, "border_threshold_scale": 0.2})
+    assert set(np.unique(truth[edge > 0])) - {0} == {1, 2, 4}
+    assert (edge[truth == 2] > 0).mean() > 0.8
+    # objects found at the normal threshold keep their outlines
+    for k in (1, 4):
+        assert np.array_equal(edge[truth == k] > 0, plain[truth == k] > 0)
