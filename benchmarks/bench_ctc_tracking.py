@@ -4,7 +4,7 @@ For every dataset in /work/shared/data with TRA ground truth, tracks twice:
 - `gt`:  detections from the ground-truth masks (SEG masks where every frame has one, else the TRA
          markers): only linking errors remain;
 - `seg`: detections from the pipeline's own segmentation (`pipeline.segment.segment_frame` with
-         the config's segmentation section when that module exists, else a plain Otsu + watershed).
+         the dataset's preset, as the workflow would run it).
 Writes the CTC result folders under --work and one table (--out, CSV) with DET, TRA, LNK, SEG, CT,
 TF, BC(0..3), CCA, and the time per step. Measurements on CTC data stay out of the repository.
 
@@ -30,9 +30,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline.config import validate_config  # noqa: E402
-from pipeline.errors import MarrowflowError  # noqa: E402
 from pipeline.evaluate import evaluate_ctc  # noqa: E402
 from pipeline.measure import measure_frame  # noqa: E402
+from pipeline.segment import expand_preset, segment_frame  # noqa: E402
 from pipeline.track import relabel_frame, track_cells, tracks_to_ctc  # noqa: E402
 
 DATA = Path("/work/shared/data")
@@ -40,11 +40,8 @@ DATA = Path("/work/shared/data")
 # segmentation.classic section a user would set for this data (used unless --set overrides it)
 DATASETS = {
     "ctc-Fluo-N2DH-SIM+": {"pixel_size_um": 0.125, "time_step_h": 29 / 3600,
-                           "classic": {"preset": None, "threshold_method": "li"}},
-    "ctc-Fluo-N2DH-GOWT1": {"pixel_size_um": 0.240, "time_step_h": 5 / 60,
-                            "classic": {"preset": None, "threshold_method": "triangle", "smooth_sigma_um": 1.5,
-                                        "seed_sigma_um": 2.0, "min_seed_distance_um": 6, "seed_h_um": 1.5,
-                                        "min_diameter_um": 6}},
+                           "classic": {"preset": "fluo_nuclei_widefield"}},
+    "ctc-Fluo-N2DH-GOWT1": {"pixel_size_um": 0.240, "time_step_h": 5 / 60, "classic": {"preset": "fluo_nuclei"}},
 }
 
 
@@ -52,33 +49,11 @@ def _frames(folder: Path, pattern: str) -> list[str]:
     return sorted(glob.glob(str(folder / pattern)))
 
 
-def _plain_segmentation(image: np.ndarray, pixel_size_um: float) -> np.ndarray:
-    from scipy import ndimage as ndi
-    from skimage import filters, measure, morphology, segmentation
-
-    smooth = filters.gaussian(image.astype(np.float32), sigma=1.0 / pixel_size_um * 0.25)
-    # Otsu on the intensities clipped at the 99th percentile: a few bright mitotic cells must not
-    # pull the threshold up
-    mask = smooth > filters.threshold_otsu(np.minimum(smooth, np.percentile(smooth, 99)))
-    mask = ndi.binary_fill_holes(morphology.remove_small_objects(mask, max_size=int(4 / pixel_size_um ** 2)))
-    dist = ndi.distance_transform_edt(mask)
-    peaks = morphology.h_maxima(filters.gaussian(dist, 2), 2.0 / pixel_size_um * 0.25)
-    markers = measure.label(peaks)
-    return segmentation.watershed(-dist, markers, mask=mask).astype(np.uint32)
-
-
-def segmenter(config: dict, pixel_size_um: float, probe: np.ndarray):
-    """The pipeline's segment_frame with the config's segmentation section when it runs on
-    `probe`, else the plain fallback. Returns (fn, name); the name carries a hash of the params."""
-    params = config.get("segmentation", {})
+def segmenter(config: dict, pixel_size_um: float):
+    """The pipeline's segment_frame with the config's segmentation section (preset expanded).
+    Returns (fn, name); the name carries a hash of the parameter values (the cache key)."""
+    params = expand_preset(config.get("segmentation", {}))
     tag = hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:8]
-    try:
-        from pipeline.segment import segment_frame
-
-        segment_frame(probe, params, pixel_size_um=pixel_size_um)
-    except (ImportError, MarrowflowError) as exc:
-        print(f"pipeline.segment unusable ({exc}); using the plain Otsu + watershed", file=sys.stderr)
-        return (lambda img: _plain_segmentation(img, pixel_size_um)), "plain-otsu-watershed"
     return (lambda img: segment_frame(img, params, pixel_size_um=pixel_size_um)), f"pipeline.segment-{tag}"
 
 
@@ -93,7 +68,7 @@ def detections(name: str, mode: str, config: dict, cache: Path) -> tuple[pd.Data
         masks = seg_masks if source == "SEG" else _frames(base / "01_GT" / "TRA", "man_track*.tif")
         segment = None
     else:
-        segment, source = segmenter(config, info["pixel_size_um"], tifffile.imread(images[0]))
+        segment, source = segmenter(config, info["pixel_size_um"])
     table_path, stack_path = cache / f"{name}-{mode}-{source}.parquet", cache / f"{name}-{mode}-{source}.npz"
     if table_path.exists() and stack_path.exists():
         return pd.read_parquet(table_path), list(np.load(stack_path)["labels"]), source
