@@ -71,7 +71,7 @@ def test_evaluation_holds_ctc_measures(tiny_run):
 def test_segmentation_split_into_frame_chunks_gives_identical_labels(tiny_run):
     config = yaml.safe_load((tiny_run / "config.yaml").read_text())
     config.update(results="results_chunked", jobs={"segment_frames_per_job": 5})
-    (tiny_run / "chunked.yaml").write_text(yaml.safe_dump(config))
+    (tiny_run / "chunked.yaml").write_text(yaml.safe_dump(config, sort_keys=False))  # same params: no demo rerun
     result = run_snakemake(tiny_run, "results_chunked/tiny/labels.tif", configfile="chunked.yaml")
     assert result.returncode == 0, result.stderr[-3000:]
     assert "segment_chunk" in result.stderr
@@ -90,7 +90,9 @@ def test_an_edited_preset_file_reruns_segmentation(tiny_run, tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))  # Snakemake compares params in order
 
     def planned_rules():
-        result = run_snakemake(tiny_run, "-n", "results/tiny/labels.tif", configfile=str(tmp_path / "config.yaml"))
+        # parameters only: other tests of this module may touch the shared project's files
+        result = run_snakemake(tiny_run, "results/tiny/labels.tif", "-n", "--rerun-triggers", "params",
+                               configfile=str(tmp_path / "config.yaml"))
         assert result.returncode == 0, result.stderr[-3000:]
         return result.stdout + result.stderr
 
