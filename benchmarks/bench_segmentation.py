@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/bench_segmentation.py [--data ../shared/data] [--out DIR]
         [--backends classic cellpose] [--datasets sim gowt1 msc] [--epochs 60]
         [--base-weights OUT/models/{dataset}/weights.pth --learning-rate 0.002]
+        [--diam-mean 20 --bsize 96 --model-suffix _variant]
 
 For each dataset (ctc-Fluo-N2DH-SIM+, ctc-Fluo-N2DH-GOWT1, ctc-Fluo-C2DL-MSC-segsubset) the
 annotated frames (01_GT/SEG/man_segNNN.tif) are split by position: even positions train, odd
@@ -117,6 +118,10 @@ def main(argv=None) -> pd.DataFrame:
     ap.add_argument("--base-weights", help="fine-tune these weights (per dataset: a {dataset} placeholder "
                     "is filled in) instead of training from scratch; the model goes to OUT/models/<dataset>_ft")
     ap.add_argument("--learning-rate", type=float, default=0.005)
+    ap.add_argument("--diam-mean", type=float, default=20.0,
+                    help="object diameter (px) the network works at; images are rescaled to it")
+    ap.add_argument("--bsize", type=int, default=96, help="training crop size (px, after rescaling)")
+    ap.add_argument("--model-suffix", default="", help="appended to OUT/models/<dataset> (keeps variants apart)")
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -138,7 +143,7 @@ def main(argv=None) -> pd.DataFrame:
             from pipeline.train import WEIGHTS_NAME, train_cellpose
 
             torch.set_num_threads(args.threads)
-            model_dir = out / "models" / (f"{key}_ft" if args.base_weights else key)
+            model_dir = out / "models" / ((f"{key}_ft" if args.base_weights else key) + args.model_suffix)
             weights = model_dir / WEIGHTS_NAME
             if not weights.is_file():
                 train_images, train_masks = [images[i] for i in train_idx], [gts[i] for i in train_idx]
@@ -149,7 +154,7 @@ def main(argv=None) -> pd.DataFrame:
                 t0 = time.time()
                 base = args.base_weights.format(dataset=key) if args.base_weights else None
                 train_cellpose(train_images, train_masks, out_dir=model_dir, base_weights=base,
-                               epochs=args.epochs, seed=0, bsize=96, diam_mean=20.0, batch_size=8,
+                               epochs=args.epochs, seed=0, bsize=args.bsize, diam_mean=args.diam_mean, batch_size=8,
                                nimg_per_epoch=8, learning_rate=args.learning_rate)
                 print(f"{key}: trained in {time.time() - t0:.0f} s", flush=True)
             seg = make_segmenter({"backend": "cellpose", "cellpose": {"model": str(weights), "gpu": False}},
