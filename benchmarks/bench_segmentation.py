@@ -12,8 +12,8 @@ cell). `classic` (its preset for the imaging type, one parameter set per dataset
 type) is scored on all annotated frames and on the test half; `cellpose` trains a model from
 scratch on the train half (`pipeline.train.train_cellpose`, cached under OUT/models/<dataset>)
 and is scored on the test half. SEG is the CTC measure averaged over all ground-truth objects of
-the frames; F1 at IoU 0.5 sums tp/fp/fn over frames. GOWT1's SEG masks annotate only some cells
-of a frame: predicted objects touching no annotated cell are left out of F1 there, and for
+the frames; F1 at IoU 0.5 sums tp/fp/fn over frames. GOWT1's and MSC's SEG masks annotate only
+some cells of a frame: predicted objects touching no annotated cell are left out of F1 there, and for
 training, unannotated cells (found by the classic backend) are painted over with background.
 Results go to OUT/segmentation.csv and .md (default /tmp/marrowflow-bench; CTC terms: keep them
 out of published material). Training is slow on CPU (600 epochs: about 30 min per dataset on
@@ -44,7 +44,7 @@ DATASETS = {
     # name, classic preset, partial annotation, training crop around each object (px; None = whole frames)
     "sim": ("ctc-Fluo-N2DH-SIM+", "fluo_nuclei_widefield", False, None),
     "gowt1": ("ctc-Fluo-N2DH-GOWT1", "fluo_nuclei", True, 288),
-    "msc": ("ctc-Fluo-C2DL-MSC-segsubset", "whole_cell", False, 360),
+    "msc": ("ctc-Fluo-C2DL-MSC-segsubset", "whole_cell", True, 360),  # 7 of 18 frames annotate 2 cells
 }
 
 
