@@ -16,7 +16,7 @@ the frames; F1 at IoU 0.5 sums tp/fp/fn over frames. GOWT1's and MSC's SEG masks
 some cells of a frame: predicted objects touching no annotated cell are left out of F1 there, and for
 training, unannotated cells (found by the classic backend) are painted over with background.
 Results go to OUT/segmentation.csv and .md (default /tmp/marrowflow-bench; CTC terms: keep them
-out of published material). Training is slow on CPU (600 epochs: about 30 min per dataset on
+out of published material). Training is slow on CPU (600 epochs: 16-30 min per dataset on
 2 threads): run it in the background. `gt_registration.py` checks how the masks line up with
 the images.
 """
