@@ -44,13 +44,10 @@ def centroid_offsets(image: np.ndarray, gt: np.ndarray, margin: int = 6) -> np.n
         region = ndi.binary_dilation(mask, iterations=margin)
         if (ndi.binary_dilation(region, iterations=2) & (g > 0) & ~mask).any():
             continue  # a neighbour's light would pull the intensity centroid
-        wr = w * region
-        if wr.sum() == 0:
+        light = w * region
+        if light.sum() == 0:
             continue
-        yy, xx = np.indices(mask.shape)
-        cy, cx = (wr * yy).sum() / wr.sum(), (wr * xx).sum() / wr.sum()
-        my, mx = ndi.center_of_mass(mask)
-        out.append((cy - my, cx - mx))
+        out.append(np.subtract(ndi.center_of_mass(light), ndi.center_of_mass(mask)))
     return np.asarray(out, float).reshape(-1, 2)
 
 
