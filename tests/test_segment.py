@@ -201,3 +201,32 @@ def test_dim_slivers_on_the_frame_edge_get_a_lower_threshold():
     # objects found at the normal threshold keep their outlines
     for k in (1, 4):
         assert np.array_equal(edge[truth == k] > 0, plain[truth == k] > 0)
+
+
+def test_noise_threshold_keeps_an_outline_however_full_the_frame_is():
+    # one dim blurred nucleus alone, then with 11 bright neighbours: Li's threshold follows what
+    # fills the frame and the outline swings with it; the cut in noise SDs above the background
+    # barely moves (the median and the noise SD drift a little as the objects cover more pixels)
+    shape = (200, 200)
+    centres = [(30 + 45 * (k // 4), 30 + 45 * (k % 4)) for k in range(12)]
+    rng = np.random.default_rng(4)
+    frames = []
+    for n in (1, 12):
+        truth = np.zeros(shape, np.uint32)
+        for k, (cy, cx) in enumerate(centres[:n], 1):
+            truth[_disk(shape, cy, cx, 8)] = k
+        brightness = np.array([0, 0.3] + [1.0] * 11, np.float32)[: n + 1]
+        image = ndi.gaussian_filter(brightness[truth], 1.5) + rng.normal(0, 0.03, shape).astype(np.float32)
+        frames.append((image, truth))
+
+    def area_of_first(params):
+        areas = []
+        for image, truth in frames:
+            labels = segment_classic(image, **{**PX_PARAMS, **params})
+            areas.append(int(np.sum(labels == labels[truth == 1].max())))
+        return areas
+
+    alone, crowded = area_of_first({"threshold_method": "noise", "threshold_scale": 8.0})
+    assert abs(crowded - alone) <= 0.1 * alone   # measured: 260 -> 246 px (true disk: 197)
+    alone_li, crowded_li = area_of_first({"threshold_method": "li", "threshold_scale": 0.7})
+    assert abs(crowded_li - alone_li) > 0.5 * alone_li   # measured: 841 -> 191 px

@@ -39,9 +39,9 @@ def test_simplus_with_ground_truth_is_segmented_tracked_and_evaluated(tmp_path, 
              "channels": "nuclei"}]
     results = _results(_run(tmp_path, rows, "fluo_nuclei_widefield", 0.125, None), tmp_path)
     evaluation = json.loads((results / "simplus" / "evaluation.json").read_text())["ctc"]
-    # the targets from the pipeline's own segmentation (measured: SEG 0.877, TRA 0.998,
-    # BC(2) 0.98, CT 0.84)
-    assert evaluation["SEG"] > 0.87 and evaluation["DET"] > 0.99
+    # the targets from the pipeline's own segmentation (measured: SEG 0.881, TRA 0.998,
+    # BC(2) 0.98, CT 0.85)
+    assert evaluation["SEG"] >= 0.88 and evaluation["DET"] > 0.99
     assert evaluation["TRA"] >= 0.99 and evaluation["BC(2)"] >= 0.90 and evaluation["CT"] >= 0.80
     counts = pd.read_csv(results / "simplus" / "counts.csv")
     assert counts["frame"].nunique() == 65
