@@ -117,7 +117,7 @@ def main(argv=None) -> pd.DataFrame:
     ap.add_argument("--backends", nargs="+", default=["classic", "cellpose"])
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS))
     ap.add_argument("--epochs", type=int, default=600,
-                    help="training steps (one batch of 8 crops per epoch); 60 left SIM+ at SEG 0.822, 600 reached 0.876 (1,800: 0.881)")
+                    help="training steps (one batch of 8 crops per epoch); 60 left SIM+ at SEG 0.822, 600 reached 0.876 (3,000: 0.885)")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     ap.add_argument("--base-weights", help="fine-tune these weights (per dataset: a {dataset} placeholder "
                     "is filled in) instead of training from scratch; the model goes to OUT/models/<dataset>_ft")
