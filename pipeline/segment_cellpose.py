@@ -7,7 +7,8 @@ download, so it is checked here).
 
 Config keys (`segmentation.cellpose`, defaults in `CELLPOSE_KEYS`): `model`, `diameter_um`
 (null: the diameter the model was trained on), `flow_threshold`, `cellprob_threshold`,
-`min_size_px`, `channels`, `do_3D`, `stitch_threshold`, `anisotropy` (null: z step / pixel size
+`min_size_px`, `niter` (steps of following the flows; null: cellpose's 200 times the
+resize factor; long, thin cells need more, e.g. 2000), `channels`, `do_3D`, `stitch_threshold`, `anisotropy` (null: z step / pixel size
 when the pixel size is given per axis), `gpu` (`auto`, true, false), `batch_size`, `augment`.
 """
 
@@ -31,6 +32,7 @@ CELLPOSE_KEYS: dict[str, object] = {
     "flow_threshold": 0.4,
     "cellprob_threshold": 0.0,
     "min_size_px": 15,
+    "niter": None,
     "channels": [0, 0],
     "do_3D": False,
     "stitch_threshold": 0.0,
@@ -136,7 +138,7 @@ class CellposeSegmenter:
             np.asarray(image, dtype=np.float32), channels=list(p["channels"]),
             z_axis=0 if is_3d else None, diameter=self._diameter_px(),
             flow_threshold=p["flow_threshold"], cellprob_threshold=p["cellprob_threshold"],
-            min_size=p["min_size_px"], do_3D=bool(p["do_3D"]) and is_3d,
+            min_size=p["min_size_px"], niter=p["niter"], do_3D=bool(p["do_3D"]) and is_3d,
             stitch_threshold=p["stitch_threshold"] if is_3d else 0.0,
             anisotropy=self._anisotropy(), batch_size=p["batch_size"], augment=p["augment"])[0]
         masks = np.asarray(masks).reshape(image.shape)

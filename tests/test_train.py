@@ -86,3 +86,19 @@ def test_trained_weights_load_and_segment(tiny_model):
     stack = np.stack([image, image])
     with pytest.raises(Exception, match="3D"):
         segment_frame(stack, params)
+
+
+def test_cellpose_settings_reach_the_network(tiny_model):
+    """Config keys such as niter (steps along the flows; long cells need more) reach cellpose."""
+    from pipeline.segment_cellpose import CellposeSegmenter
+
+    weights, _ = tiny_model
+    image, _ = blobs_image(shape=(64, 64), n=4, radius=(4, 6), seed=7)
+    seg = CellposeSegmenter({"model": str(weights), "gpu": False, "niter": 2000, "cellprob_threshold": -6.0})
+    seen = []
+    real_eval = seg.model.eval
+    seg.model.eval = lambda *a, **kw: seen.append(kw) or real_eval(*a, **kw)
+    labels = seg.segment(image)
+    assert labels.shape == image.shape
+    assert seen[0]["niter"] == 2000 and seen[0]["cellprob_threshold"] == -6.0
+    assert CellposeSegmenter({"model": str(weights), "gpu": False}).params["niter"] is None
