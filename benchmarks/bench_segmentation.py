@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/bench_segmentation.py [--data ../shared/data] [--out DIR]
         [--backends classic cellpose] [--datasets sim gowt1 msc] [--epochs 600]
         [--base-weights OUT/models/{dataset}/weights.pth --learning-rate 0.002]
-        [--diam-mean 20 --bsize 96 --model-suffix _variant]
+        [--diam-mean 20 --bsize 96 --contrast-copies 2 --niter 2000 --model-suffix _variant]
 
 For each dataset (ctc-Fluo-N2DH-SIM+, ctc-Fluo-N2DH-GOWT1, ctc-Fluo-C2DL-MSC-segsubset) the
 annotated frames (01_GT/SEG/man_segNNN.tif) are split by position: even positions train, odd
@@ -125,6 +125,10 @@ def main(argv=None) -> pd.DataFrame:
     ap.add_argument("--diam-mean", type=float, default=20.0,
                     help="object diameter (px) the network works at; images are rescaled to it")
     ap.add_argument("--bsize", type=int, default=96, help="training crop size (px, after rescaling)")
+    ap.add_argument("--contrast-copies", type=int, default=0,
+                    help="low-contrast copies of each training crop (pipeline.train.low_contrast_copies)")
+    ap.add_argument("--niter", type=int, help="cellpose steps along the flows (default: cellpose's)")
+    ap.add_argument("--flow-threshold", type=float, default=0.4, help="cellpose flow error cutoff")
     ap.add_argument("--model-suffix", default="", help="appended to OUT/models/<dataset> (keeps variants apart)")
     args = ap.parse_args(argv)
     out = Path(args.out)
@@ -159,10 +163,12 @@ def main(argv=None) -> pd.DataFrame:
                 base = args.base_weights.format(dataset=key) if args.base_weights else None
                 train_cellpose(train_images, train_masks, out_dir=model_dir, base_weights=base,
                                epochs=args.epochs, seed=0, bsize=args.bsize, diam_mean=args.diam_mean, batch_size=8,
-                               nimg_per_epoch=8, learning_rate=args.learning_rate)
+                               nimg_per_epoch=8, learning_rate=args.learning_rate,
+                               contrast_copies=args.contrast_copies)
                 print(f"{key}: trained in {time.time() - t0:.0f} s", flush=True)
-            seg = make_segmenter({"backend": "cellpose", "cellpose": {"model": str(weights), "gpu": False}},
-                                 pixel_size_um=px)
+            seg = make_segmenter({"backend": "cellpose", "cellpose": {
+                "model": str(weights), "gpu": False, "niter": args.niter, "flow_threshold": args.flow_threshold}},
+                pixel_size_um=px)
             r = score(seg, [images[i] for i in test_idx], [gts[i] for i in test_idx], partial)
             rows.append({"dataset": name, "backend": "cellpose (trained on train half)",
                          "frames": "test half", "n_frames": len(test_idx), **r})

@@ -36,7 +36,8 @@ from pipeline.errors import ConfigError, InputError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["read_reviewed_frames", "collect_reviewed_frames", "train_cellpose", "WEIGHTS_NAME"]
+__all__ = ["read_reviewed_frames", "collect_reviewed_frames", "low_contrast_copies", "train_cellpose",
+           "WEIGHTS_NAME"]
 
 WEIGHTS_NAME = "weights.pth"
 
@@ -141,6 +142,31 @@ def _as_2d(images: Sequence[np.ndarray], masks: Sequence[np.ndarray]) -> tuple[l
     return out_i, out_m
 
 
+def low_contrast_copies(images: Sequence[np.ndarray], masks: Sequence[np.ndarray], copies: int, *,
+                        seed: int = 0, scale: tuple[float, float] = (0.25, 0.6)) -> tuple[list, list]:
+    """The images and masks followed by `copies` low-contrast versions of each image (same mask).
+
+    In a copy, the signal above the background median is multiplied by s ~ U(`scale`) and
+    Gaussian noise is added so the background noise (MAD of the mask == 0 pixels) keeps its
+    level: dim cells, which a few reviewed frames rarely show, become common in training.
+    """
+    if copies < 0:
+        raise ConfigError(f"contrast_copies is {copies}; use 0 (no copies) or a positive number")
+    rng = np.random.default_rng(seed)
+    out_i = [np.asarray(i, dtype=np.float32) for i in images]
+    out_m = [np.asarray(m) for m in masks]
+    for image, mask in zip(list(out_i), list(out_m)):
+        background = image[mask == 0] if (mask == 0).any() else image.ravel()
+        median = float(np.median(background))
+        sigma = 1.4826 * float(np.median(np.abs(background - median)))
+        for _ in range(copies):
+            s = rng.uniform(*scale)
+            dim = median + s * (image - median) + rng.normal(0.0, sigma * np.sqrt(1 - s * s), image.shape)
+            out_i.append(np.clip(dim, 0, None).astype(np.float32))
+            out_m.append(mask)
+    return out_i, out_m
+
+
 def _native_bf16() -> bool:
     """True when the CPU has bfloat16 instructions (avx512_bf16 or AMX), so autocast pays off."""
     try:
@@ -178,7 +204,7 @@ def train_cellpose(images: Sequence[np.ndarray], masks: Sequence[np.ndarray], *,
                    bsize: int = 128, diam_mean: float = 30.0, min_train_masks: int = 1,
                    rescale: bool = True, nimg_per_epoch: int | None = None,
                    test_images: Sequence[np.ndarray] | None = None,
-                   test_masks: Sequence[np.ndarray] | None = None,
+                   test_masks: Sequence[np.ndarray] | None = None, contrast_copies: int = 0,
                    gpu: bool | str = "auto", bf16: bool | str = "auto") -> Path:
     """Train a cellpose 3 network and return the path of its weights (`<out_dir>/weights.pth`).
 
@@ -186,7 +212,8 @@ def train_cellpose(images: Sequence[np.ndarray], masks: Sequence[np.ndarray], *,
     works at); a weights path or built-in name fine-tunes it. On CPU the forward pass can run
     under bfloat16 autocast with the loss in fp32 (`bf16`: True, False, or "auto" = only when
     the CPU has native bf16 instructions; emulated bf16 was ~15x slower than fp32 on an AMD EPYC
-    without avx512_bf16). Seeded (numpy and torch). Writes `<out_dir>/training.json` with the
+    without avx512_bf16). `contrast_copies` adds that many low-contrast copies of each training
+    image (`low_contrast_copies`). Seeded (numpy and torch). Writes `<out_dir>/training.json` with the
     settings, seed, data checksums, versions and losses.
     """
     import cellpose
@@ -198,7 +225,8 @@ def train_cellpose(images: Sequence[np.ndarray], masks: Sequence[np.ndarray], *,
     if len(images) != len(masks) or not images:
         raise InputError(f"train_cellpose needs matching, non-empty image and mask lists; got "
                          f"{len(images)} images and {len(masks)} masks")
-    train_i, train_m = _as_2d(images, masks)
+    given_i, given_m = _as_2d(images, masks)
+    train_i, train_m = low_contrast_copies(given_i, given_m, contrast_copies, seed=seed)
     test_i, test_m = _as_2d(test_images, test_masks) if test_images is not None else (None, None)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -225,10 +253,11 @@ def train_cellpose(images: Sequence[np.ndarray], masks: Sequence[np.ndarray], *,
                      "weight_decay": weight_decay, "batch_size": batch_size, "bsize": bsize,
                      "diam_mean": float(model.net.diam_mean.item()), "rescale": rescale,
                      "min_train_masks": min_train_masks, "nimg_per_epoch": nimg_per_epoch,
+                     "contrast_copies": contrast_copies,
                      "device": device.type, "bf16_autocast": use_bf16},
         "seed": seed,
-        "data": {"n_images": len(train_i), "images_sha256": _checksum(train_i),
-                 "masks_sha256": _checksum(train_m), "n_objects": int(sum(len(np.unique(m)) - 1 for m in train_m)),
+        "data": {"n_images": len(given_i), "images_sha256": _checksum(given_i),
+                 "masks_sha256": _checksum(given_m), "n_objects": int(sum(len(np.unique(m)) - 1 for m in given_m)),
                  "n_test_images": 0 if test_i is None else len(test_i),
                  "diam_labels_px": float(model.net.diam_labels.item())},
         "versions": {"cellpose": cellpose.version, "torch": torch.__version__, "numpy": np.__version__,

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import tifffile
 
-from pipeline.errors import InputError
+from pipeline.errors import ConfigError, InputError
 from pipeline.segment import segment_frame
-from pipeline.train import WEIGHTS_NAME, collect_reviewed_frames, read_reviewed_frames, train_cellpose
+from pipeline.train import (WEIGHTS_NAME, collect_reviewed_frames, low_contrast_copies, read_reviewed_frames,
+                            train_cellpose)
 from synthetic_cells import blobs_image
 
 
@@ -102,3 +103,23 @@ def test_cellpose_settings_reach_the_network(tiny_model):
     assert labels.shape == image.shape
     assert seen[0]["niter"] == 2000 and seen[0]["cellprob_threshold"] == -6.0
     assert CellposeSegmenter({"model": str(weights), "gpu": False}).params["niter"] is None
+
+
+def test_low_contrast_copies_dim_the_cells_and_keep_the_noise():
+    rng = np.random.default_rng(1)
+    mask = np.zeros((80, 80), np.uint32)
+    mask[20:40, 20:40], mask[50:70, 45:75] = 1, 2
+    image = (100 + rng.normal(0, 5, mask.shape) + 400 * (mask > 0)).astype(np.float32)
+    images, masks = low_contrast_copies([image], [mask], 3, seed=0)
+    assert len(images) == len(masks) == 4 and np.array_equal(images[0], image)
+    assert all(m is masks[0] for m in masks[1:])
+    for dim in images[1:]:
+        contrast = np.median(dim[mask > 0]) - np.median(dim[mask == 0])
+        assert 0.25 * 400 - 10 < contrast < 0.6 * 400 + 10
+        assert 4 < np.std(dim[mask == 0]) < 6  # background noise level kept
+        assert dim.dtype == np.float32 and dim.min() >= 0
+    again, _ = low_contrast_copies([image], [mask], 3, seed=0)
+    assert all(np.array_equal(a, b) for a, b in zip(images, again))
+    assert len(low_contrast_copies([image], [mask], 0)[0]) == 1
+    with pytest.raises(ConfigError, match="contrast_copies"):
+        low_contrast_copies([image], [mask], -1)

@@ -1,11 +1,13 @@
 """A rerun of the workflow picks up a saved review and the counts change the way the review says."""
 
+import json
 import shutil
 
 import numpy as np
 import pandas as pd
 import pytest
 import tifffile
+import yaml
 
 from pipeline.review import Review, save_review
 from workflow_helpers import run_snakemake
@@ -65,3 +67,22 @@ def test_rules_never_write_into_the_review_folder(reviewed_project):
     project = reviewed_project[0]
     names = sorted(p.name for p in (project / "reviews" / "tiny").iterdir())
     assert names == ["cell_types.csv", "labels.tif", "review_log.jsonl", "reviewed_frames.txt"]
+
+
+def test_train_rule_weights_segment_a_later_run(reviewed_project):
+    """A run that segments with resources/models/<name>/weights.pth trains it from the review first."""
+    project = reviewed_project[0]
+    config = yaml.safe_load((project / "config.yaml").read_text())
+    config["results"] = "results_retrained"
+    config["training"] = {"segmentation": {"name": "from_review", "epochs": 2, "contrast_copies": 1}}
+    config["segmentation"]["backend"] = "cellpose"
+    config["segmentation"]["cellpose"] = {"model": "resources/models/from_review/weights.pth", "gpu": False,
+                                          "cellprob_threshold": -6.0}
+    (project / "retrained.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    result = run_snakemake(project, "results_retrained/tiny/labels.tif", configfile="retrained.yaml")
+    assert result.returncode == 0, result.stderr[-4000:]
+    info = json.loads((project / "resources" / "models" / "from_review" / "training.json").read_text())
+    assert info["data"]["n_images"] == 1 and info["settings"]["contrast_copies"] == 1
+    reviewed = tifffile.imread(project / "reviews" / "tiny" / "labels.tif")
+    labels = tifffile.imread(project / "results_retrained" / "tiny" / "labels.tif")
+    assert labels.shape == reviewed.shape and labels.dtype == np.uint32

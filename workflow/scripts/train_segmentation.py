@@ -22,7 +22,7 @@ def main(smk):
         masks += more_masks
     settings = config["training"]["segmentation"]
     train_cellpose(images, masks, out_dir=Path(smk.output.weights).parent, base_weights=settings["base_weights"],
-                   epochs=settings["epochs"], seed=settings["seed"])
+                   epochs=settings["epochs"], seed=settings["seed"], contrast_copies=settings["contrast_copies"])
 
 
 run_step(snakemake, main)  # noqa: F821
