@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/bench_segmentation.py [--data ../shared/data] [--out DIR]
         [--backends classic cellpose] [--datasets sim gowt1 msc] [--epochs 600]
         [--base-weights OUT/models/{dataset}/weights.pth --learning-rate 0.002]
-        [--diam-mean 20 --bsize 96 --contrast-copies 2 --niter 2000 --model-suffix _variant]
+        [--diam-mean 20 --bsize 96 --contrast-copies 2 --niter 2000
+         --cellprob-threshold -0.5 --model-suffix _variant]
 
 For each dataset (ctc-Fluo-N2DH-SIM+, ctc-Fluo-N2DH-GOWT1, ctc-Fluo-C2DL-MSC-segsubset) the
 annotated frames (01_GT/SEG/man_segNNN.tif) are split by position: even positions train, odd
@@ -129,6 +130,7 @@ def main(argv=None) -> pd.DataFrame:
                     help="low-contrast copies of each training crop (pipeline.train.low_contrast_copies)")
     ap.add_argument("--niter", type=int, help="cellpose steps along the flows (default: cellpose's)")
     ap.add_argument("--flow-threshold", type=float, default=0.4, help="cellpose flow error cutoff")
+    ap.add_argument("--cellprob-threshold", type=float, default=0.0, help="cellpose cell-probability cut")
     ap.add_argument("--model-suffix", default="", help="appended to OUT/models/<dataset> (keeps variants apart)")
     args = ap.parse_args(argv)
     out = Path(args.out)
@@ -167,7 +169,8 @@ def main(argv=None) -> pd.DataFrame:
                                contrast_copies=args.contrast_copies)
                 print(f"{key}: trained in {time.time() - t0:.0f} s", flush=True)
             seg = make_segmenter({"backend": "cellpose", "cellpose": {
-                "model": str(weights), "gpu": False, "niter": args.niter, "flow_threshold": args.flow_threshold}},
+                "model": str(weights), "gpu": False, "niter": args.niter, "flow_threshold": args.flow_threshold,
+                "cellprob_threshold": args.cellprob_threshold}},
                 pixel_size_um=px)
             r = score(seg, [images[i] for i in test_idx], [gts[i] for i in test_idx], partial)
             rows.append({"dataset": name, "backend": "cellpose (trained on train half)",
