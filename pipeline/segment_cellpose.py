@@ -8,8 +8,9 @@ download, so it is checked here).
 Config keys (`segmentation.cellpose`, defaults in `CELLPOSE_KEYS`): `model`, `diameter_um`
 (null: the diameter the model was trained on), `flow_threshold`, `cellprob_threshold`,
 `min_size_px`, `niter` (steps of following the flows; null: cellpose's 200 times the
-resize factor; long, thin cells need more, e.g. 2000), `channels`, `do_3D`, `stitch_threshold`, `anisotropy` (null: z step / pixel size
-when the pixel size is given per axis), `gpu` (`auto`, true, false), `batch_size`, `augment`.
+resize factor; long, thin cells need more, e.g. 2000), `channels`, `do_3D`, `stitch_threshold`,
+`anisotropy` (null: z step / pixel size when the pixel size is given per axis), `gpu` (`auto`,
+true, false), `batch_size`, `augment`.
 """
 
 from __future__ import annotations

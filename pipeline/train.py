@@ -153,18 +153,19 @@ def low_contrast_copies(images: Sequence[np.ndarray], masks: Sequence[np.ndarray
     if copies < 0:
         raise ConfigError(f"contrast_copies is {copies}; use 0 (no copies) or a positive number")
     rng = np.random.default_rng(seed)
-    out_i = [np.asarray(i, dtype=np.float32) for i in images]
-    out_m = [np.asarray(m) for m in masks]
-    for image, mask in zip(list(out_i), list(out_m)):
+    images = [np.asarray(i, dtype=np.float32) for i in images]
+    masks = [np.asarray(m) for m in masks]
+    dim_images, dim_masks = [], []
+    for image, mask in zip(images, masks):
         background = image[mask == 0] if (mask == 0).any() else image.ravel()
         median = float(np.median(background))
         sigma = 1.4826 * float(np.median(np.abs(background - median)))
         for _ in range(copies):
             s = rng.uniform(*scale)
             dim = median + s * (image - median) + rng.normal(0.0, sigma * np.sqrt(1 - s * s), image.shape)
-            out_i.append(np.clip(dim, 0, None).astype(np.float32))
-            out_m.append(mask)
-    return out_i, out_m
+            dim_images.append(np.clip(dim, 0, None).astype(np.float32))
+            dim_masks.append(mask)
+    return images + dim_images, masks + dim_masks
 
 
 def _native_bf16() -> bool:
@@ -213,8 +214,8 @@ def train_cellpose(images: Sequence[np.ndarray], masks: Sequence[np.ndarray], *,
     under bfloat16 autocast with the loss in fp32 (`bf16`: True, False, or "auto" = only when
     the CPU has native bf16 instructions; emulated bf16 was ~15x slower than fp32 on an AMD EPYC
     without avx512_bf16). `contrast_copies` adds that many low-contrast copies of each training
-    image (`low_contrast_copies`). Seeded (numpy and torch). Writes `<out_dir>/training.json` with the
-    settings, seed, data checksums, versions and losses.
+    image (`low_contrast_copies`). Seeded (numpy and torch). Writes `<out_dir>/training.json`
+    with the settings, seed, data checksums (of the given images), versions and losses.
     """
     import cellpose
     import torch
