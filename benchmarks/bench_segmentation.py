@@ -4,7 +4,7 @@
         [--backends classic cellpose] [--datasets sim gowt1 msc] [--epochs 600]
         [--base-weights OUT/models/{dataset}/weights.pth --learning-rate 0.002]
         [--diam-mean 20 --bsize 96 --contrast-copies 2 --niter 2000
-         --cellprob-threshold -0.5 --model-suffix _variant]
+         --cellprob-threshold -0.5 --unconverged-min-size 2000 --model-suffix _variant]
 
 For each dataset (ctc-Fluo-N2DH-SIM+, ctc-Fluo-N2DH-GOWT1, ctc-Fluo-C2DL-MSC-segsubset) the
 annotated frames (01_GT/SEG/man_segNNN.tif) are split by position: even positions train, odd
@@ -131,6 +131,8 @@ def main(argv=None) -> pd.DataFrame:
     ap.add_argument("--niter", type=int, help="cellpose steps along the flows (default: cellpose's)")
     ap.add_argument("--flow-threshold", type=float, default=0.4, help="cellpose flow error cutoff")
     ap.add_argument("--cellprob-threshold", type=float, default=0.0, help="cellpose cell-probability cut")
+    ap.add_argument("--unconverged-min-size", type=int,
+                    help="keep unassigned pieces above the cell-probability cut of at least this many px as objects")
     ap.add_argument("--model-suffix", default="", help="appended to OUT/models/<dataset> (keeps variants apart)")
     args = ap.parse_args(argv)
     out = Path(args.out)
@@ -170,7 +172,8 @@ def main(argv=None) -> pd.DataFrame:
                 print(f"{key}: trained in {time.time() - t0:.0f} s", flush=True)
             seg = make_segmenter({"backend": "cellpose", "cellpose": {
                 "model": str(weights), "gpu": False, "niter": args.niter, "flow_threshold": args.flow_threshold,
-                "cellprob_threshold": args.cellprob_threshold}},
+                "cellprob_threshold": args.cellprob_threshold,
+                "unconverged_min_size_px": args.unconverged_min_size}},
                 pixel_size_um=px)
             r = score(seg, [images[i] for i in test_idx], [gts[i] for i in test_idx], partial)
             rows.append({"dataset": name, "backend": "cellpose (trained on train half)",

@@ -8,7 +8,8 @@ download, so it is checked here).
 Config keys (`segmentation.cellpose`, defaults in `CELLPOSE_KEYS`): `model`, `diameter_um`
 (null: the diameter the model was trained on), `flow_threshold`, `cellprob_threshold`,
 `min_size_px`, `niter` (steps of following the flows; null: cellpose's 200 times the
-resize factor; long, thin cells need more, e.g. 2000), `channels`, `do_3D`, `stitch_threshold`,
+resize factor; long, thin cells need more, e.g. 2000), `unconverged_min_size_px` (null: off;
+see `add_unconverged_objects`), `channels`, `do_3D`, `stitch_threshold`,
 `anisotropy` (null: z step / pixel size when the pixel size is given per axis), `gpu` (`auto`,
 true, false), `batch_size`, `augment`.
 """
@@ -25,7 +26,7 @@ from pipeline.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CELLPOSE_KEYS", "CellposeSegmenter", "resolve_device"]
+__all__ = ["CELLPOSE_KEYS", "CellposeSegmenter", "add_unconverged_objects", "resolve_device"]
 
 CELLPOSE_KEYS: dict[str, object] = {
     "model": "nuclei",
@@ -34,6 +35,7 @@ CELLPOSE_KEYS: dict[str, object] = {
     "cellprob_threshold": 0.0,
     "min_size_px": 15,
     "niter": None,
+    "unconverged_min_size_px": None,
     "channels": [0, 0],
     "do_3D": False,
     "stitch_threshold": 0.0,
@@ -42,6 +44,33 @@ CELLPOSE_KEYS: dict[str, object] = {
     "batch_size": 8,
     "augment": False,
 }
+
+
+def add_unconverged_objects(masks: np.ndarray, cellprob: np.ndarray, cellprob_threshold: float,
+                            min_size_px: int) -> np.ndarray:
+    """`masks` plus one new object per connected piece of pixels above `cellprob_threshold` that
+    joined no mask and has at least `min_size_px` pixels (2D or 3D).
+
+    Cellpose drops such pixels where the flows of a long, thin cell do not meet in one centre:
+    the cell falls apart into pieces that fail the flow check. Existing masks are left as they are.
+    """
+    from scipy import ndimage as ndi
+
+    masks = np.asarray(masks)
+    if cellprob.shape != masks.shape:
+        raise ValueError(f"cell probability {cellprob.shape} and masks {masks.shape} differ in shape")
+    pieces, n = ndi.label((cellprob > cellprob_threshold) & (masks == 0))
+    if n == 0:
+        return masks
+    sizes = np.bincount(pieces.ravel())
+    keep = np.flatnonzero(sizes >= min_size_px)
+    keep = keep[keep > 0]
+    new_ids = np.zeros(n + 1, dtype=np.int64)
+    new_ids[keep] = int(masks.max()) + 1 + np.arange(keep.size)
+    out = masks.astype(np.uint32)
+    added = new_ids[pieces]
+    out[added > 0] = added[added > 0]
+    return out
 
 
 def resolve_device(gpu: bool | str):
@@ -135,12 +164,15 @@ class CellposeSegmenter:
         if is_3d and not p["do_3D"] and not p["stitch_threshold"]:
             raise ConfigError("segmentation.cellpose: the frame is 3D; set do_3D: true or "
                               "stitch_threshold > 0 (e.g. 0.5)")
-        masks = self.model.eval(
+        masks, flows = self.model.eval(
             np.asarray(image, dtype=np.float32), channels=list(p["channels"]),
             z_axis=0 if is_3d else None, diameter=self._diameter_px(),
             flow_threshold=p["flow_threshold"], cellprob_threshold=p["cellprob_threshold"],
             min_size=p["min_size_px"], niter=p["niter"], do_3D=bool(p["do_3D"]) and is_3d,
             stitch_threshold=p["stitch_threshold"] if is_3d else 0.0,
-            anisotropy=self._anisotropy(), batch_size=p["batch_size"], augment=p["augment"])[0]
+            anisotropy=self._anisotropy(), batch_size=p["batch_size"], augment=p["augment"])[:2]
         masks = np.asarray(masks).reshape(image.shape)
+        if p["unconverged_min_size_px"] is not None:
+            cellprob = np.asarray(flows[2], dtype=np.float32).reshape(image.shape)
+            masks = add_unconverged_objects(masks, cellprob, p["cellprob_threshold"], p["unconverged_min_size_px"])
         return relabel_sequential(masks.astype(np.uint32))[0].astype(np.uint32)

@@ -105,6 +105,50 @@ def test_cellpose_settings_reach_the_network(tiny_model):
     assert CellposeSegmenter({"model": str(weights), "gpu": False}).params["niter"] is None
 
 
+def test_unconverged_pieces_become_objects():
+    """Pixels above the probability cut that joined no mask: big pieces become new cells (2D and
+    3D), small pieces and pixels below the cut stay background, existing masks are untouched."""
+    from pipeline.segment_cellpose import add_unconverged_objects
+
+    masks = np.zeros((40, 60), np.uint32)
+    masks[5:15, 5:15] = 1
+    cellprob = np.full(masks.shape, -5.0, np.float32)
+    cellprob[3:17, 3:17] = 2.0      # a rim around mask 1: one piece of 96 px
+    cellprob[25:28, 10:50] = 1.0    # a long, thin cell cellpose dropped: 120 px
+    cellprob[32:35, 52:55] = 1.0    # a 9 px speck
+    cellprob[30:38, 20:30] = -1.0   # below the cut
+    out = add_unconverged_objects(masks, cellprob, -0.5, 100)
+    assert np.array_equal(out[masks > 0], masks[masks > 0])
+    assert out.max() == 2 and (out == 2).sum() == 120 and out[26, 30] == 2
+    assert out[33, 53] == 0 and out[34, 25] == 0 and out[4, 4] == 0
+    assert add_unconverged_objects(masks, cellprob, -0.5, 90).max() == 3  # the rim too
+    assert np.array_equal(add_unconverged_objects(masks, cellprob, 5.0, 1), masks)
+    volume = np.zeros((3, 20, 20), np.uint32)
+    prob3d = np.full(volume.shape, -5.0, np.float32)
+    prob3d[:, 5:10, 5:10] = 1.0
+    assert (add_unconverged_objects(volume, prob3d, 0.0, 75) == 1).sum() == 75
+    with pytest.raises(ValueError, match="shape"):
+        add_unconverged_objects(masks, cellprob[:10], 0.0, 10)
+
+
+def test_cellpose_backend_keeps_unconverged_pieces_when_asked(tiny_model):
+    """`unconverged_min_size_px` adds the pieces from the network's own cell probability."""
+    from pipeline.segment_cellpose import CellposeSegmenter
+
+    weights, _ = tiny_model
+    image = np.zeros((48, 48), np.float32)
+    masks = np.zeros(image.shape, np.int32)
+    masks[5:15, 5:15] = 1
+    cellprob = np.full(image.shape, -5.0, np.float32)
+    cellprob[30:33, 5:45] = 3.0
+    fake_eval = lambda *a, **kw: (masks, [None, None, cellprob, None], None)  # noqa: E731
+    for size, n in ((None, 1), (100, 2), (200, 1)):
+        seg = CellposeSegmenter({"model": str(weights), "gpu": False, "unconverged_min_size_px": size})
+        seg.model.eval = fake_eval
+        labels = seg.segment(image)
+        assert labels.max() == n and labels.dtype == np.uint32
+
+
 def test_low_contrast_copies_dim_the_cells_and_keep_the_noise():
     rng = np.random.default_rng(1)
     mask = np.zeros((80, 80), np.uint32)
