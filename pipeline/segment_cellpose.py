@@ -59,18 +59,11 @@ def add_unconverged_objects(masks: np.ndarray, cellprob: np.ndarray, cellprob_th
     masks = np.asarray(masks)
     if cellprob.shape != masks.shape:
         raise ValueError(f"cell probability {cellprob.shape} and masks {masks.shape} differ in shape")
-    pieces, n = ndi.label((cellprob > cellprob_threshold) & (masks == 0))
-    if n == 0:
-        return masks
-    sizes = np.bincount(pieces.ravel())
-    keep = np.flatnonzero(sizes >= min_size_px)
-    keep = keep[keep > 0]
-    new_ids = np.zeros(n + 1, dtype=np.int64)
-    new_ids[keep] = int(masks.max()) + 1 + np.arange(keep.size)
-    out = masks.astype(np.uint32)
-    added = new_ids[pieces]
-    out[added > 0] = added[added > 0]
-    return out
+    pieces, _ = ndi.label((cellprob > cellprob_threshold) & (masks == 0))
+    keep = np.bincount(pieces.ravel()) >= min_size_px
+    keep[0] = False
+    added = np.where(keep, np.cumsum(keep) + int(masks.max()), 0)[pieces]
+    return np.where(added > 0, added, masks).astype(np.uint32)
 
 
 def resolve_device(gpu: bool | str):
