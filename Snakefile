@@ -33,7 +33,7 @@ rule all:
 
 
 onerror:
-    from pipeline.run_summary import collect_failures, format_failures
+    from marrowflow.workflow.failures import collect_failures, format_failures
 
     print(
         format_failures(collect_failures("logs", samples=SAMPLES.index)),

@@ -29,11 +29,13 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.config import validate_config  # noqa: E402
-from pipeline.evaluate import evaluate_ctc  # noqa: E402
-from pipeline.measure import measure_frame  # noqa: E402
-from pipeline.segment import expand_preset, segment_frame  # noqa: E402
-from pipeline.track import relabel_frame, track_cells, tracks_to_ctc  # noqa: E402
+from marrowflow.workflow.config import validate_config  # noqa: E402
+from marrowflow.evaluate.ctc_measures import evaluate_ctc  # noqa: E402
+from marrowflow.measure.cells import measure_frame  # noqa: E402
+from marrowflow.segment.presets import expand_preset
+from marrowflow.segment.segmenter import segment_frame  # noqa: E402
+from marrowflow.track.ctc import relabel_frame, tracks_to_ctc
+from marrowflow.track.linking import track_cells  # noqa: E402
 
 DATA = Path("/work/shared/data")
 # pixel size (µm) and time step (h) from the CTC dataset descriptions; `classic`: the config's

@@ -38,8 +38,8 @@ import tifffile
 from scipy import ndimage as ndi
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pipeline.seg_metrics import match_f1, restrict_to_annotated, seg_sums  # noqa: E402
-from pipeline.segment import make_segmenter  # noqa: E402
+from marrowflow.segment.metrics import match_f1, restrict_to_annotated, seg_sums  # noqa: E402
+from marrowflow.segment.segmenter import make_segmenter  # noqa: E402
 
 DATASETS = {
     # name, classic preset, partial annotation, training crop around each object (px; None = whole frames)
@@ -152,7 +152,7 @@ def main(argv=None) -> pd.DataFrame:
         if "cellpose" in args.backends:
             import torch
 
-            from pipeline.train import WEIGHTS_NAME, train_cellpose
+            from marrowflow.segment.train import WEIGHTS_NAME, train_cellpose
 
             torch.set_num_threads(args.threads)
             model_dir = out / "models" / ((f"{key}_ft" if args.base_weights else key) + args.model_suffix)

@@ -57,7 +57,7 @@ def make_movie(path: Path, n_frames: int, size: int) -> dict:
 
 def _segmenter():
     try:
-        from pipeline.segment import segment_frame
+        from marrowflow.segment.segmenter import segment_frame
     except ImportError:
         from skimage.filters import threshold_otsu
         from skimage.measure import label
@@ -69,7 +69,7 @@ def _segmenter():
 
 def _measurer():
     try:
-        from pipeline.measure import measure_frame
+        from marrowflow.measure.cells import measure_frame
     except ImportError:
         from skimage.measure import regionprops_table
         import pandas as pd
@@ -86,7 +86,7 @@ def process(movie_path: Path, out_dir: Path) -> dict:
     """read -> segment -> measure -> write labels, one frame at a time; times per stage."""
     import pandas as pd
 
-    from pipeline.io import LabelStackWriter, open_movie, write_table
+    from marrowflow.io import LabelStackWriter, open_movie, write_table
 
     seg_name, segment = _segmenter()
     measure_name, measure = _measurer()

@@ -20,7 +20,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.track import track_cells, tracks_to_ctc  # noqa: E402
+from marrowflow.track.linking import track_cells
+from marrowflow.track.ctc import tracks_to_ctc  # noqa: E402
 
 
 def synthetic_detections(n_frames: int, per_frame: int, seed: int = 0) -> tuple[pd.DataFrame, set]:

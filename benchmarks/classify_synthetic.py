@@ -12,10 +12,10 @@ import time
 import pandas as pd
 import yaml
 
-from pipeline.classify import classify_cells
-from pipeline.measure import measure_frame
-from pipeline.synthetic import OrganoidParams, simulate_organoid
-from pipeline.track_vote import vote_along_tracks
+from marrowflow.classify.cell_types import classify_cells
+from marrowflow.measure.cells import measure_frame
+from marrowflow.synthetic import OrganoidParams, simulate_organoid
+from marrowflow.classify.track_vote import vote_along_tracks
 
 
 def measure_truth(sim) -> pd.DataFrame:

@@ -23,8 +23,8 @@ from scipy import ndimage as ndi
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_segmentation import DATASETS, load  # noqa: E402
-from pipeline.seg_metrics import seg_sums  # noqa: E402
-from pipeline.segment import make_segmenter  # noqa: E402
+from marrowflow.segment.metrics import seg_sums  # noqa: E402
+from marrowflow.segment.segmenter import make_segmenter  # noqa: E402
 
 
 def centroid_offsets(image: np.ndarray, gt: np.ndarray, margin: int = 6) -> np.ndarray:

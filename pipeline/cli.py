@@ -15,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from pipeline.errors import ConfigError, InputError, MarrowflowError
+from marrowflow.errors import ConfigError, InputError, MarrowflowError
 
 
 def _read_any_table(path: str) -> pd.DataFrame:
@@ -48,8 +48,8 @@ def read_workflow(path: str) -> tuple[list, dict]:
     a marrowflow config (its `classification` section), the section itself, or a bare list of
     classes, with the pipeline's defaults for what it leaves out.
     """
-    from pipeline.classify import settings
-    from pipeline.gating import read_scimap_workflow, rules_from_config
+    from marrowflow.classify.cell_types import settings
+    from marrowflow.classify.gates import read_scimap_workflow, rules_from_config
 
     p = Path(path)
     if not p.is_file():
@@ -88,7 +88,7 @@ def read_gates(path: str) -> pd.DataFrame:
 
 
 def _run_phenotype(args: argparse.Namespace) -> int:
-    from pipeline.classify import phenotype_table
+    from marrowflow.classify.cell_types import phenotype_table
 
     table = _read_any_table(args.table)
     rules, cfg = read_workflow(args.workflow)
@@ -146,7 +146,7 @@ def _add_phenotype(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_train_classifier(args: argparse.Namespace) -> int:
-    from pipeline.classifier_model import read_reviewed_types, save_model, train_classifier
+    from marrowflow.classify.model import read_reviewed_types, save_model, train_classifier
 
     tables, reviews = [], []
     for path in args.cells:

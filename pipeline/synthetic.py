@@ -48,8 +48,8 @@ import tifffile
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from pipeline.errors import ConfigError
-from pipeline.io import atomic_write
+from marrowflow.errors import ConfigError
+from marrowflow.io import atomic_write
 
 __all__ = [
     "CELL_TYPES",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.io import atomic_write, clean_stale_temps
+from marrowflow.io import atomic_write, clean_stale_temps
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -18,7 +18,7 @@ WRITER = textwrap.dedent("""
     import sys
     import numpy as np
     import pandas as pd
-    from pipeline.io import LabelStackWriter, write_json, write_table
+    from marrowflow.io import LabelStackWriter, write_json, write_table
 
     out = sys.argv[1]
     n, shape = 40, (384, 384)
@@ -66,7 +66,7 @@ def test_killed_inside_atomic_write(tmp_path):
     final = tmp_path / "table.csv"
     code = textwrap.dedent(f"""
         import os, signal
-        from pipeline.io import atomic_write
+        from marrowflow.io import atomic_write
         with atomic_write({str(final)!r}) as tmp:
             tmp.write_text("half a ta")
             os.kill(os.getpid(), signal.SIGKILL)

@@ -6,10 +6,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.classifier_model import (load_model, model_features, predict_types, read_reviewed_types,
-                                       save_model, train_classifier)
-from pipeline.classify import classify_cells
-from pipeline.errors import ConfigError, InputError
+from marrowflow.classify.model import (
+    load_model,
+    model_features,
+    predict_types,
+    read_reviewed_types,
+    save_model,
+    train_classifier,
+)
+from marrowflow.classify.cell_types import classify_cells
+from marrowflow.errors import ConfigError, InputError
 
 from test_classify import CHANNELS, SIMPLE, make_cells
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.classify import apply_reviewed_types, classify_cells, resolve_features
+from marrowflow.classify.cell_types import apply_reviewed_types, classify_cells, resolve_features
 
 MARKERS = {"progenitor": "CD34", "erythroid": "CD235a", "myeloid": "MPO", "megakaryocyte": "CD41"}
 CHANNELS = ["nuclei", *MARKERS.values()]
@@ -128,8 +128,8 @@ def test_no_classes_gives_unknown():
 
 
 def test_schema_accepts_the_documented_forms_and_fills_defaults(repo_root):
-    from pipeline.config import load_config, validate_config
-    from pipeline.errors import ConfigError
+    from marrowflow.workflow.config import load_config, validate_config
+    from marrowflow.errors import ConfigError
 
     cfg = load_config(repo_root / "config.yaml")
     section = cfg["classification"]
@@ -145,9 +145,9 @@ def test_schema_accepts_the_documented_forms_and_fills_defaults(repo_root):
 
 
 def test_library_defaults_match_the_schema():
-    from pipeline.classify import DEFAULTS
-    from pipeline.config import load_schema
-    from pipeline.track_vote import VOTE_DEFAULTS
+    from marrowflow.classify.cell_types import DEFAULTS
+    from marrowflow.workflow.config import load_schema
+    from marrowflow.classify.track_vote import VOTE_DEFAULTS
 
     props = load_schema()["properties"]["classification"]["properties"]
     for key, value in DEFAULTS.items():

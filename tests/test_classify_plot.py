@@ -2,8 +2,8 @@
 
 import matplotlib
 
-from pipeline.classify import classify_cells
-from pipeline.plot_markers import plot_marker_thresholds
+from marrowflow.classify.cell_types import classify_cells
+from marrowflow.classify.plots import plot_marker_thresholds
 
 from test_classify import CHANNELS, SIMPLE, make_cells
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.cli import main, read_gates
+from marrowflow.cli import main, read_gates
 
 from test_classify import make_cells
 

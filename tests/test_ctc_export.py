@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 import tifffile
 
-from pipeline.ctc_export import write_ctc_results
-from pipeline.io import LabelStackWriter
-from pipeline.review import Review
+from marrowflow.track.ctc_export import write_ctc_results
+from marrowflow.io import LabelStackWriter
+from marrowflow.review.files import Review
 
 
 def _labels(path):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import tifffile
 
-from pipeline.discovery import discover_samples, sanitise_name, sample_name, unique_names
-from pipeline.errors import InputError
+from marrowflow.workflow.discovery import discover_samples, sanitise_name, sample_name, unique_names
+from marrowflow.errors import InputError
 
 
 def _touch_tiff(path):

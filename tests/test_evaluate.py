@@ -5,8 +5,8 @@ import pandas as pd
 import pytest
 import tifffile
 
-from pipeline.errors import InputError
-from pipeline.evaluate import count_error, evaluate_ctc, evaluate_sample, truth_counts
+from marrowflow.errors import InputError
+from marrowflow.evaluate.ctc_measures import count_error, evaluate_ctc, evaluate_sample, truth_counts
 
 N_FRAMES = 6
 # label: (begin, end, parent, centre per frame)

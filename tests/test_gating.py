@@ -4,9 +4,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.errors import ConfigError, InputError
-from pipeline.gating import (ClassRule, Condition, apply_workflow, parse_condition, read_scimap_workflow,
-                             rescale_at_threshold, rules_from_config)
+from marrowflow.errors import ConfigError, InputError
+from marrowflow.classify.gates import (
+    ClassRule,
+    Condition,
+    apply_workflow,
+    parse_condition,
+    read_scimap_workflow,
+    rescale_at_threshold,
+    rules_from_config,
+)
 
 
 def _apply(values: dict, rules, **kw):

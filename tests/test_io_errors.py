@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tifffile
 
-from pipeline.errors import InputError
-from pipeline.io import EmptyFrameWarning, check_frame, check_unique_samples, open_movie
+from marrowflow.errors import InputError
+from marrowflow.io import EmptyFrameWarning, check_frame, check_unique_samples, open_movie
 
 
 def _frames(folder, n=3, shape=(8, 8), numbers=None):

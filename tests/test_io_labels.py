@@ -9,8 +9,8 @@ import tifffile
 from skimage.filters import gaussian
 from skimage.measure import label
 
-from pipeline.errors import InputError
-from pipeline.io import (
+from marrowflow.errors import InputError
+from marrowflow.io import (
     LabelStackWriter,
     frame_chunks,
     gather_label_chunks,

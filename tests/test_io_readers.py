@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from pipeline.io import Movie, MovieMetadata, open_movie
+from marrowflow.io import Movie, MovieMetadata, open_movie
 
 
 def _movie(shape, dtype=np.uint16, seed=0):
@@ -180,7 +180,7 @@ def test_reopen_movie_keeps_the_config_fallbacks(tmp_path):
     """A plain TIFF read with config axes and pixel size reopens exactly as ingest read it."""
     import tifffile
 
-    from pipeline.io import MovieMetadata, open_movie, reopen_movie
+    from marrowflow.io import MovieMetadata, open_movie, reopen_movie
 
     data = np.arange(2 * 3 * 4 * 5, dtype=np.uint16).reshape(2, 3, 4, 5)  # C, T, Y, X on disk
     tifffile.imwrite(tmp_path / "plain.tif", data)

@@ -4,9 +4,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.errors import InputError
-from pipeline.lineage import (cell_cycles, count_types, count_types_per_lineage, fate_map,
-                              lineage_table, production_rates, track_summary)
+from marrowflow.errors import InputError
+from marrowflow.lineage.tables import (
+    cell_cycles,
+    count_types,
+    count_types_per_lineage,
+    fate_map,
+    lineage_table,
+    production_rates,
+    track_summary,
+)
 
 CLASSES = ["progenitor", "erythroid", "myeloid"]
 
@@ -98,7 +105,7 @@ SYN_CLASSES = ["progenitor", "erythroid", "myeloid", "megakaryocyte"]
 @pytest.fixture(scope="module")
 def organoid():
     """The synthetic organoid (30 frames) and its true tracks as a tracks table."""
-    from pipeline.synthetic import OrganoidParams, simulate_organoid
+    from marrowflow.synthetic import OrganoidParams, simulate_organoid
 
     sim = simulate_organoid(OrganoidParams(n_frames=30), seed=1)
     truth = sim.cell_types.merge(sim.truth[["frame", "label", "y", "x"]], on=["frame", "label"])
@@ -109,7 +116,7 @@ def organoid():
 
 
 def _measured(sim, labels_per_frame, types_by_overlap: bool) -> pd.DataFrame:
-    from pipeline.measure import measure_frame
+    from marrowflow.measure.cells import measure_frame
 
     rows = []
     for t, lab in enumerate(labels_per_frame):
@@ -158,7 +165,7 @@ def _compare_with_truth(ours: pd.DataFrame, truth: pd.DataFrame) -> None:
 
 def test_synthetic_organoid_from_true_masks_matches_truth(organoid):
     """Tracking the cells measured from the true label images (true types, identities hidden)."""
-    from pipeline.track import track_cells
+    from marrowflow.track.linking import track_cells
 
     sim, truth = organoid
     cells = _measured(sim, sim.labels, types_by_overlap=False)
@@ -170,8 +177,8 @@ def test_synthetic_organoid_from_true_masks_matches_truth(organoid):
 
 def test_synthetic_organoid_from_pipeline_segmentation_matches_truth(organoid):
     """Segmented by pipeline.segment (classic, built-in parameters), true types by overlap."""
-    from pipeline.segment import segment_frame
-    from pipeline.track import track_cells
+    from marrowflow.segment.segmenter import segment_frame
+    from marrowflow.track.linking import track_cells
 
     sim, truth = organoid
     params = {"backend": "classic", "classic": {"preset": None}}
@@ -186,7 +193,11 @@ def test_plots_return_figures_with_one_artist_per_type_and_lineage():
     from matplotlib.collections import PolyCollection
     from matplotlib.figure import Figure
 
-    from pipeline.plot_lineage import plot_counts_over_time, plot_lineage_trees, plot_production_rates
+    from marrowflow.report.lineage_plots import (
+        plot_counts_over_time,
+        plot_lineage_trees,
+        plot_production_rates,
+    )
 
     tree = hand_made_tree()
     fig = plot_counts_over_time(count_types(tree, CLASSES), CLASSES)

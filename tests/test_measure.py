@@ -9,10 +9,10 @@ from skimage.draw import disk, ellipse
 from skimage.filters import gaussian
 from skimage.measure import label, regionprops_table
 
-from pipeline.errors import ConfigError, InputError
-from pipeline.measure import BackgroundParams, measure_columns, measure_frame, measure_movie
-from pipeline.synthetic import OrganoidParams, simulate_organoid
-from pipeline.thresholds import compute_thresholds
+from marrowflow.errors import ConfigError, InputError
+from marrowflow.measure.cells import BackgroundParams, measure_columns, measure_frame, measure_movie
+from marrowflow.synthetic import OrganoidParams, simulate_organoid
+from marrowflow.classify.thresholds import compute_thresholds
 
 CH = ["nuclei", "CD34"]
 

@@ -13,7 +13,7 @@ from qtpy.QtCore import QPoint, Qt
 from marrowflow_review._arrays import EditableLabels
 from marrowflow_review._demo import make_demo_results
 from marrowflow_review._reader import napari_get_reader
-from pipeline.review import Review, load_review, save_review
+from marrowflow.review.files import Review, load_review, save_review
 
 pytestmark = pytest.mark.napari
 PLUGIN = "marrowflow"
@@ -61,7 +61,7 @@ def test_editable_labels_index_like_numpy():
 
 def test_tracks_layer_data_matches_the_pipeline(results):
     from marrowflow_review._session import ReviewSession
-    from pipeline.track import napari_tracks
+    from marrowflow.track.napari import napari_tracks
 
     session = ReviewSession(results)
     session.split(4, 3)

@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from pipeline import provenance
-from pipeline.errors import InputError
+from marrowflow.workflow import provenance
+from marrowflow.errors import InputError
 
 CONFIG = {"segmentation": {"backend": "classic"}, "channels": [{"name": "nuclei"}], "b": 1.5}
 START = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)

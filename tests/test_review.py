@@ -4,12 +4,30 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.errors import InputError
-from pipeline.io import open_labels
-from pipeline.review import (
-    Review, ReviewWarning, apply_label_review, apply_track_edits, apply_track_review, apply_type_review,
-    delete_track, join_tracks, load_review, merge_reviews, read_review_log, remove_parent,
-    review_fixed_links, save_review, set_parent, split_track, type_edits,
+from marrowflow.errors import InputError
+from marrowflow.io import open_labels
+from marrowflow.review.files import (
+    Review,
+    ReviewWarning,
+    load_review,
+    merge_reviews,
+    read_review_log,
+    save_review,
+)
+from marrowflow.review.apply import (
+    apply_label_review,
+    apply_track_review,
+    apply_type_review,
+    review_fixed_links,
+)
+from marrowflow.review.track_edits import (
+    apply_track_edits,
+    delete_track,
+    join_tracks,
+    remove_parent,
+    set_parent,
+    split_track,
+    type_edits,
 )
 
 
@@ -188,7 +206,7 @@ def test_save_refuses_frames_without_labels(tmp_path):
 def test_track_step_honours_a_reviewed_join():
     """The track step's path: fixed links from the review into track_cells, then the edits replayed
     (a no-op for links the tracker already kept)."""
-    from pipeline.track import track_cells
+    from marrowflow.track.linking import track_cells
 
     cells = pd.DataFrame([(f, lab, y, 10.0 + f) for lab, y in ((1, 10.0), (2, 30.0)) for f in range(6)],
                          columns=["frame", "label", "y", "x"])
@@ -202,7 +220,7 @@ def test_track_step_honours_a_reviewed_join():
 
 
 def test_track_review_leaves_no_gaps():
-    from pipeline.track import tracks_to_ctc
+    from marrowflow.track.ctc import tracks_to_ctc
 
     edits = pd.DataFrame([{"action": "delete", "frame": 5, "label": 4, "next_frame": -1, "next_label": -1}])
     out = apply_track_review(_tracks(), Review(track_edits=edits))

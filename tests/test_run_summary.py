@@ -4,10 +4,15 @@ from types import SimpleNamespace
 
 import pytest
 
-from pipeline.errors import InputError
-from pipeline.run_summary import (clear_failure, collect_failures, failure_marker, format_failures,
-                                  record_failure)
-from pipeline.step import run_step
+from marrowflow.errors import InputError
+from marrowflow.workflow.failures import (
+    clear_failure,
+    collect_failures,
+    failure_marker,
+    format_failures,
+    record_failure,
+)
+from marrowflow.workflow.step import run_step
 
 
 def test_markers_are_collected_filtered_and_formatted(tmp_path):

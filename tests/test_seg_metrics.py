@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from pipeline.seg_metrics import match_f1, restrict_to_annotated, seg_score, seg_sums
+from marrowflow.segment.metrics import match_f1, restrict_to_annotated, seg_score, seg_sums
 
 
 def _squares():

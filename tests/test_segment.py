@@ -7,10 +7,11 @@ import pytest
 import tifffile
 from scipy import ndimage as ndi
 
-from pipeline.errors import ConfigError
-from pipeline.seg_metrics import match_f1, seg_score
-from pipeline.segment import classic_params, expand_preset, list_presets, load_preset, segment_frame
-from pipeline.segment_classic import segment_classic
+from marrowflow.errors import ConfigError
+from marrowflow.segment.metrics import match_f1, seg_score
+from marrowflow.segment.presets import classic_params, expand_preset, list_presets, load_preset
+from marrowflow.segment.segmenter import segment_frame
+from marrowflow.segment.classic import segment_classic
 from synthetic_cells import blobs_image
 
 # sizes for the synthetic disks (radius 6-9 px), in px (pixel size 1)

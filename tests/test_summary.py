@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.summary import combine_counts, condition_means, plot_counts_by_condition
+from marrowflow.report.summary import combine_counts, condition_means, plot_counts_by_condition
 
 
 def _counts(sample, n_by_type, frames=3, step=0.5):

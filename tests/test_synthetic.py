@@ -12,9 +12,10 @@ import pytest
 import tifffile
 import yaml
 
-from pipeline.errors import ConfigError
-from pipeline.measure import measure_frame
-from pipeline.synthetic import (
+from marrowflow.errors import ConfigError
+from marrowflow.schema import load_schema
+from marrowflow.measure.cells import measure_frame
+from marrowflow.synthetic import (
     CELL_TYPES,
     LINEAGE_MARKER,
     OrganoidParams,
@@ -22,8 +23,6 @@ from pipeline.synthetic import (
     true_counts,
     write_synthetic,
 )
-
-SCHEMA = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 
 # Small and busy: fast cycles and high commitment rates so that divisions and type switches occur.
 SMALL = OrganoidParams(
@@ -181,7 +180,7 @@ def test_from_dict_names_unknown_key_and_bad_value():
 
 
 def test_schema_defaults_match_the_dataclass():
-    schema = yaml.safe_load(SCHEMA.read_text())
+    schema = load_schema()
     props = schema["properties"]["demo"]["additionalProperties"]["properties"]
     defaults = {k: v["default"] for k, v in props.items()}
     assert defaults == OrganoidParams().to_dict()

@@ -4,9 +4,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.errors import ConfigError
-from pipeline.thresholds import (auto_threshold, auto_threshold_info, compute_thresholds, fold_change,
-                                 normalize_per_frame, separation)
+from marrowflow.errors import ConfigError
+from marrowflow.classify.thresholds import (
+    auto_threshold,
+    auto_threshold_info,
+    compute_thresholds,
+    fold_change,
+    normalize_per_frame,
+    separation,
+)
 
 
 def _bimodal(rng, n_dim=300, n_bright=100, dim=100.0, bright=1000.0):

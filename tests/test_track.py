@@ -5,9 +5,10 @@ import pandas as pd
 import pytest
 import tifffile
 
-from pipeline.errors import ConfigError, InputError
-from pipeline.track import (check_ctc, napari_tracks, relabel_frame, split_gaps, track_cells,
-                            tracks_to_ctc)
+from marrowflow.errors import ConfigError, InputError
+from marrowflow.track.ctc import check_ctc, relabel_frame, split_gaps, tracks_to_ctc
+from marrowflow.track.napari import napari_tracks
+from marrowflow.track.linking import track_cells
 
 CFG = {"max_distance_px": 10.0, "gap_closing_frames": 2, "divisions": True}
 

@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from pipeline.errors import InputError
-from pipeline.track_vote import vote_along_tracks
+from marrowflow.errors import InputError
+from marrowflow.classify.track_vote import vote_along_tracks
 
 P, E, M, U = "progenitor", "erythroid", "myeloid", "unknown"
 

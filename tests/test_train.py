@@ -7,10 +7,15 @@ import numpy as np
 import pytest
 import tifffile
 
-from pipeline.errors import ConfigError, InputError
-from pipeline.segment import segment_frame
-from pipeline.train import (WEIGHTS_NAME, collect_reviewed_frames, low_contrast_copies, read_reviewed_frames,
-                            train_cellpose)
+from marrowflow.errors import ConfigError, InputError
+from marrowflow.segment.segmenter import segment_frame
+from marrowflow.segment.train import (
+    WEIGHTS_NAME,
+    collect_reviewed_frames,
+    low_contrast_copies,
+    read_reviewed_frames,
+    train_cellpose,
+)
 from synthetic_cells import blobs_image
 
 
@@ -91,7 +96,7 @@ def test_trained_weights_load_and_segment(tiny_model):
 
 def test_cellpose_settings_reach_the_network(tiny_model):
     """Config keys such as niter (steps along the flows; long cells need more) reach cellpose."""
-    from pipeline.segment_cellpose import CellposeSegmenter
+    from marrowflow.segment.cellpose import CellposeSegmenter
 
     weights, _ = tiny_model
     image, _ = blobs_image(shape=(64, 64), n=4, radius=(4, 6), seed=7)
@@ -108,7 +113,7 @@ def test_cellpose_settings_reach_the_network(tiny_model):
 def test_unconverged_pieces_become_objects():
     """Pixels above the probability cut that joined no mask: big pieces become new cells (2D and
     3D), small pieces and pixels below the cut stay background, existing masks are untouched."""
-    from pipeline.segment_cellpose import add_unconverged_objects
+    from marrowflow.segment.cellpose import add_unconverged_objects
 
     masks = np.zeros((40, 60), np.uint32)
     masks[5:15, 5:15] = 1
@@ -133,7 +138,7 @@ def test_unconverged_pieces_become_objects():
 
 def test_cellpose_backend_keeps_unconverged_pieces_when_asked(tiny_model):
     """`unconverged_min_size_px` adds the pieces from the network's own cell probability."""
-    from pipeline.segment_cellpose import CellposeSegmenter
+    from marrowflow.segment.cellpose import CellposeSegmenter
 
     weights, _ = tiny_model
     image = np.zeros((48, 48), np.float32)

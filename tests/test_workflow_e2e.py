@@ -7,7 +7,7 @@ import pytest
 import tifffile
 import yaml
 
-from pipeline.synthetic import OrganoidParams, simulate_organoid, true_counts
+from marrowflow.synthetic import OrganoidParams, simulate_organoid, true_counts
 from workflow_helpers import TINY_DEMO, run_snakemake
 
 LINEAGE_MARKER = {"erythroid": "CD235a", "myeloid": "MPO", "megakaryocyte": "CD41"}

@@ -9,7 +9,7 @@ import pytest
 import tifffile
 import yaml
 
-from pipeline.review import Review, save_review
+from marrowflow.review.files import Review, save_review
 from workflow_helpers import run_snakemake
 
 pytestmark = pytest.mark.slow

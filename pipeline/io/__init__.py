@@ -1,8 +1,8 @@
 """Everything file-related: lazy movie readers, label stacks, tables, JSON, atomic writes."""
 
-from pipeline.io.atomic import atomic_write, clean_stale_temps
-from pipeline.io.checks import EmptyFrameWarning, check_frame, check_unique_samples
-from pipeline.io.labels import (
+from marrowflow.io.atomic import atomic_write, clean_stale_temps
+from marrowflow.io.checks import EmptyFrameWarning, check_frame, check_unique_samples
+from marrowflow.io.labels import (
     LabelStack,
     LabelStackWriter,
     frame_chunks,
@@ -11,9 +11,9 @@ from pipeline.io.labels import (
     read_label_frame,
     write_ctc_masks,
 )
-from pipeline.io.metadata import MovieMetadata, length_to_um, time_to_h
-from pipeline.io.movie import Movie, open_movie, reopen_movie
-from pipeline.io.tables import read_json, read_table, write_json, write_table
+from marrowflow.io.metadata import MovieMetadata, length_to_um, time_to_h
+from marrowflow.io.movie import Movie, open_movie, reopen_movie
+from marrowflow.io.tables import read_json, read_table, write_json, write_table
 
 __all__ = [
     "EmptyFrameWarning", "LabelStack", "LabelStackWriter", "Movie", "MovieMetadata", "atomic_write",

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from pipeline.errors import InputError
+from marrowflow.errors import InputError
 
 
 class EmptyFrameWarning(UserWarning):

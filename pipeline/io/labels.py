@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
-from pipeline.errors import InputError
-from pipeline.io.atomic import atomic_write
+from marrowflow.errors import InputError
+from marrowflow.io.atomic import atomic_write
 
 _DONE = object()
 

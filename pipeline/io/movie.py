@@ -14,9 +14,9 @@ from typing import Protocol
 import numpy as np
 import tifffile
 
-from pipeline.errors import InputError
-from pipeline.io.checks import check_frame
-from pipeline.io.metadata import MovieMetadata, length_to_um, time_to_h
+from marrowflow.errors import InputError
+from marrowflow.io.checks import check_frame
+from marrowflow.io.metadata import MovieMetadata, length_to_um, time_to_h
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 VENDOR_SUFFIXES = (".nd2", ".czi", ".lif", ".lsm", ".oib", ".oif", ".ims", ".vsi")

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from pipeline.errors import InputError
-from pipeline.io.atomic import atomic_write
+from marrowflow.errors import InputError
+from marrowflow.io.atomic import atomic_write
 
 _TABLE_SUFFIXES = (".parquet", ".csv", ".tsv")
 

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import tifffile
 
-from pipeline.io import LabelStackWriter, MovieMetadata, write_json, write_table
+from marrowflow.io import LabelStackWriter, MovieMetadata, write_json, write_table
 
 DEMO_TYPES = ("progenitor", "erythroid", "myeloid")
 

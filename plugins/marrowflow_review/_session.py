@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline import review as rv
-from pipeline.errors import InputError
-from pipeline.io import MovieMetadata, open_labels, read_json, read_table, reopen_movie
+from marrowflow import review as rv
+from marrowflow.errors import InputError
+from marrowflow.io import MovieMetadata, open_labels, read_json, read_table, reopen_movie
 from marrowflow_review._arrays import EditableLabels, FrameStack
 
 UNKNOWN = "unknown"

@@ -16,7 +16,7 @@ from qtpy.QtWidgets import (
     QSpinBox, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget,
 )
 
-from pipeline.errors import InputError
+from marrowflow.errors import InputError
 from marrowflow_review._lineage import draw_lineage, lineage_tree
 from marrowflow_review._reader import SESSION_KEY, type_colours
 

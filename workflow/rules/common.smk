@@ -4,9 +4,10 @@ import re
 import sys
 from pathlib import Path
 
-from pipeline.config import sample_table, validate_config
-from pipeline.errors import ConfigError
-from pipeline.segment import expand_preset
+from marrowflow.errors import ConfigError
+from marrowflow.segment.presets import expand_preset
+from marrowflow.workflow.config import validate_config
+from marrowflow.workflow.samples import sample_table
 
 try:
     _validated = validate_config(config, source="config.yaml (and --config overrides)")
@@ -88,7 +89,7 @@ def segment_chunks(wildcards):
     per_job = config["jobs"]["segment_frames_per_job"]
     if not per_job:
         return []
-    from pipeline.io import frame_chunks, read_json
+    from marrowflow.io import frame_chunks, read_json
 
     metadata = checkpoints.ingest.get(sample=wildcards.sample).output[0]
     n_frames = read_json(metadata)["n_frames"]

@@ -1,8 +1,9 @@
 """Rule classify: cell type per cell from gates or a model; reviewed types always win."""
-from pipeline.classify import classify_cells
-from pipeline.io import MovieMetadata, read_json, read_table, write_table
-from pipeline.review import apply_type_review, load_review
-from pipeline.step import run_step
+from marrowflow.classify.cell_types import classify_cells
+from marrowflow.io import MovieMetadata, read_json, read_table, write_table
+from marrowflow.review.apply import apply_type_review
+from marrowflow.review.files import load_review
+from marrowflow.workflow.step import run_step
 
 
 def main(smk):

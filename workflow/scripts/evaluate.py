@@ -1,7 +1,7 @@
 """Rule evaluate: CTC measures against the sample's ground truth, plus count errors if typed GT."""
-from pipeline.evaluate import evaluate_sample
-from pipeline.io import write_json
-from pipeline.step import run_step
+from marrowflow.evaluate.ctc_measures import evaluate_sample
+from marrowflow.io import write_json
+from marrowflow.workflow.step import run_step
 
 
 def main(smk):

@@ -1,6 +1,6 @@
 """Rule ingest: read the movie's metadata, check it against the config, write metadata.json."""
-from pipeline.io import open_movie, write_json
-from pipeline.step import run_step
+from marrowflow.io import open_movie, write_json
+from marrowflow.workflow.step import run_step
 
 
 def main(smk):

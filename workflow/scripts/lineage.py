@@ -1,8 +1,13 @@
 """Rule lineage: lineage trees, counts per type per frame, fate map and production rates."""
-from pipeline.io import read_table, write_table
-from pipeline.lineage import (count_types, count_types_per_lineage, fate_map, lineage_table,
-                              production_rates)
-from pipeline.step import run_step
+from marrowflow.io import read_table, write_table
+from marrowflow.lineage.tables import (
+    count_types,
+    count_types_per_lineage,
+    fate_map,
+    lineage_table,
+    production_rates,
+)
+from marrowflow.workflow.step import run_step
 
 
 def main(smk):

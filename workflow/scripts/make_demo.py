@@ -1,6 +1,6 @@
 """Rule demo_data: simulate a synthetic organoid and write the movie + CTC ground truth."""
-from pipeline.step import run_step
-from pipeline.synthetic import OrganoidParams, simulate_organoid, write_synthetic
+from marrowflow.workflow.step import run_step
+from marrowflow.synthetic import OrganoidParams, simulate_organoid, write_synthetic
 
 
 def main(smk):

@@ -1,8 +1,9 @@
 """Rule measure: per-cell measurements on every frame, reviewed labels replacing segmentation."""
-from pipeline.io import MovieMetadata, open_labels, read_json, reopen_movie, write_table
-from pipeline.measure import measure_movie
-from pipeline.review import apply_label_review, load_review
-from pipeline.step import run_step
+from marrowflow.io import MovieMetadata, open_labels, read_json, reopen_movie, write_table
+from marrowflow.measure.cells import measure_movie
+from marrowflow.review.apply import apply_label_review
+from marrowflow.review.files import load_review
+from marrowflow.workflow.step import run_step
 
 
 def main(smk):

@@ -3,11 +3,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from pipeline.figures import save_figure  # noqa: E402
-from pipeline.io import read_table  # noqa: E402
-from pipeline.plot_lineage import plot_counts_over_time, plot_lineage_trees  # noqa: E402
-from pipeline.plot_markers import plot_marker_thresholds  # noqa: E402
-from pipeline.step import run_step  # noqa: E402
+from marrowflow.report.figures import save_figure  # noqa: E402
+from marrowflow.io import read_table  # noqa: E402
+from marrowflow.report.lineage_plots import plot_counts_over_time, plot_lineage_trees  # noqa: E402
+from marrowflow.classify.plots import plot_marker_thresholds  # noqa: E402
+from marrowflow.workflow.step import run_step  # noqa: E402
 
 
 def main(smk):

@@ -1,8 +1,8 @@
 """Rules provenance*: record what produced a results folder (start/end = its outputs' times)."""
 from pathlib import Path
 
-from pipeline.provenance import write_provenance
-from pipeline.step import run_step
+from marrowflow.workflow.provenance import write_provenance
+from marrowflow.workflow.step import run_step
 
 
 def main(smk):

@@ -1,9 +1,9 @@
 """Rules segment / segment_chunk: segment frames of the configured channel into a label stack,
 or gather the chunk stacks of a split segmentation in order."""
-from pipeline.config import segmentation_channel
-from pipeline.io import MovieMetadata, gather_label_chunks, read_json, reopen_movie
-from pipeline.segment_stack import segment_movie
-from pipeline.step import run_step
+from marrowflow.workflow.config import segmentation_channel
+from marrowflow.io import MovieMetadata, gather_label_chunks, read_json, reopen_movie
+from marrowflow.segment.movie import segment_movie
+from marrowflow.workflow.step import run_step
 
 
 def main(smk):

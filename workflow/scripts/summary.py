@@ -5,11 +5,11 @@ matplotlib.use("Agg")
 
 import pandas as pd  # noqa: E402
 
-from pipeline.figures import save_figure  # noqa: E402
-from pipeline.io import read_table, write_table  # noqa: E402
-from pipeline.plot_lineage import plot_production_rates  # noqa: E402
-from pipeline.step import run_step  # noqa: E402
-from pipeline.summary import combine_counts, plot_counts_by_condition  # noqa: E402
+from marrowflow.report.figures import save_figure  # noqa: E402
+from marrowflow.io import read_table, write_table  # noqa: E402
+from marrowflow.report.lineage_plots import plot_production_rates  # noqa: E402
+from marrowflow.workflow.step import run_step  # noqa: E402
+from marrowflow.report.summary import combine_counts, plot_counts_by_condition  # noqa: E402
 
 
 def main(smk):

@@ -1,11 +1,12 @@
 """Rule track: link cells into tracks with divisions (honouring reviewed links), smooth types
 along tracks, write the tracks table and the CTC results (reviewed label frames included)."""
-from pipeline.ctc_export import write_ctc_results
-from pipeline.io import MovieMetadata, read_json, read_table, write_table
-from pipeline.review import apply_track_review, load_review, review_fixed_links
-from pipeline.step import run_step
-from pipeline.track import track_cells
-from pipeline.track_vote import vote_along_tracks
+from marrowflow.track.ctc_export import write_ctc_results
+from marrowflow.io import MovieMetadata, read_json, read_table, write_table
+from marrowflow.review.apply import apply_track_review, review_fixed_links
+from marrowflow.review.files import load_review
+from marrowflow.workflow.step import run_step
+from marrowflow.track.linking import track_cells
+from marrowflow.classify.track_vote import vote_along_tracks
 
 
 def main(smk):

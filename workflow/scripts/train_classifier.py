@@ -3,10 +3,10 @@ import logging
 
 import pandas as pd
 
-from pipeline.classifier_model import read_reviewed_types, save_model, train_classifier
-from pipeline.errors import InputError
-from pipeline.io import read_table
-from pipeline.step import run_step
+from marrowflow.classify.model import read_reviewed_types, save_model, train_classifier
+from marrowflow.errors import InputError
+from marrowflow.io import read_table
+from marrowflow.workflow.step import run_step
 
 
 def main(smk):

@@ -1,11 +1,11 @@
 """Rule train_segmentation: cellpose weights from the reviewed label frames of every sample."""
 from pathlib import Path
 
-from pipeline.config import segmentation_channel
-from pipeline.errors import InputError
-from pipeline.io import open_movie
-from pipeline.step import run_step
-from pipeline.train import collect_reviewed_frames, train_cellpose
+from marrowflow.workflow.config import segmentation_channel
+from marrowflow.errors import InputError
+from marrowflow.io import open_movie
+from marrowflow.workflow.step import run_step
+from marrowflow.segment.train import collect_reviewed_frames, train_cellpose
 
 
 def main(smk):

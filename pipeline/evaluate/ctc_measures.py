@@ -1,0 +1,146 @@
+"""Accuracy against ground truth: the Cell Tracking Challenge measures (py-ctcmetrics) and the
+per-type count error on synthetic samples.
+
+CTC layout: `res_dir` holds `res_track.txt` and `maskNNN.tif` for every frame; `gt_dir` holds
+`TRA/man_track.txt` + `TRA/man_trackNNN.tif` and, optionally, `SEG/man_segNNN.tif` (a subset of
+frames is fine) and `cell_types.csv` (frame, label, cell_type; synthetic samples only).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from marrowflow.errors import InputError
+
+__all__ = ["evaluate_ctc", "count_error", "truth_counts", "evaluate_sample"]
+
+TRACKING_MEASURES = ["Valid", "DET", "TRA", "LNK", "CT", "TF", "BC", "CCA"]
+
+
+def _check_ctc_dirs(res_dir: Path, gt_dir: Path) -> tuple[int, int]:
+    if not (res_dir / "res_track.txt").is_file():
+        raise InputError(f"{res_dir}: no res_track.txt; expected a CTC result folder "
+                         "(res_track.txt + maskNNN.tif), as the track rule writes it")
+    if not (gt_dir / "TRA" / "man_track.txt").is_file():
+        raise InputError(f"{gt_dir}: no TRA/man_track.txt; expected CTC ground truth "
+                         "(TRA/man_track.txt + TRA/man_trackNNN.tif)")
+    n_res = len(list(res_dir.glob("mask*.tif")))
+    n_gt = len(list((gt_dir / "TRA").glob("man_track*.tif")))
+    if n_res != n_gt:
+        raise InputError(f"{res_dir}: {n_res} result masks but {n_gt} ground-truth TRA masks in "
+                         f"{gt_dir / 'TRA'}; the result must have one maskNNN.tif per frame")
+    return n_res, n_gt
+
+
+def _clean(value: Any) -> Any:
+    """JSON-friendly numbers (numpy scalars to Python; NaN to None)."""
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        return None if math.isnan(value) else float(value)
+    return value
+
+
+def evaluate_ctc(res_dir: str | Path, gt_dir: str | Path, *, threads: int = 1) -> dict:
+    """Official CTC measures of a result folder against a ground-truth folder.
+
+    Returns DET, TRA, LNK, CT, TF, BC(0..3), CCA, BIO(0..3) (py-ctcmetrics' mean of the available
+    biological measures), SEG (when `gt_dir/SEG` exists), the AOGM error counts and the division
+    counts tp/fp/fn_div(i), plus `Valid` (1/0). A measure that cannot be computed is None or left
+    out, with the reason under `notes` (e.g. CCA needs a complete cell cycle in the ground truth).
+    """
+    from ctc_metrics.scripts.evaluate import calculate_metrics, load_data
+
+    res_dir, gt_dir = Path(res_dir), Path(gt_dir)
+    _check_ctc_dirs(res_dir, gt_dir)
+    has_seg = (gt_dir / "SEG").is_dir() and any((gt_dir / "SEG").glob("man_seg*.tif"))
+    metrics = TRACKING_MEASURES + (["SEG"] if has_seg else [])
+    notes = {}
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        comp, ref, traj, segm, _, is_valid = load_data(str(res_dir), str(gt_dir), True, has_seg, threads)
+        raw = calculate_metrics(comp, ref, traj, segm, list(metrics), is_valid)
+    if not is_valid:
+        notes["Valid"] = "the result breaks the CTC format: " + "; ".join(
+            str(w.message) for w in caught[:5])
+    if not has_seg:
+        notes["SEG"] = f"no segmentation ground truth ({gt_dir / 'SEG'} missing)"
+    out = {k: _clean(v) for k, v in raw.items() if k != "BC"}
+    if out.get("CCA") is None and is_valid:
+        notes["CCA"] = ("the ground truth has no complete cell cycle (a track born and ending in a "
+                        "division); BIO(i) averages CT, TF and BC(i) only")
+    out.pop("BIO", None)
+    out["notes"] = notes
+    return out
+
+
+def truth_counts(gt_dir: str | Path, classes: list[str] | None = None,
+                 time_step_h: float | None = None) -> pd.DataFrame:
+    """Counts per type per frame from `gt_dir/cell_types.csv` (frame, label, cell_type), long format
+    `frame, cell_type, n` (+ `time_h` when the time step is given), zeros included."""
+    path = Path(gt_dir) / "cell_types.csv"
+    if not path.is_file():
+        raise InputError(f"{path} does not exist; typed ground truth (frame, label, cell_type) is "
+                         "written by pipeline.synthetic.write_synthetic")
+    table = pd.read_csv(path)
+    missing = [c for c in ("frame", "label", "cell_type") if c not in table.columns]
+    if missing:
+        raise InputError(f"{path}: column(s) {missing} missing; found {list(table.columns)}")
+    types = list(classes) if classes else sorted(table["cell_type"].unique())
+    frames = np.arange(table["frame"].max() + 1)
+    n = table.groupby(["frame", "cell_type"]).size()
+    full = pd.MultiIndex.from_product([frames, types], names=["frame", "cell_type"])
+    out = n.reindex(full, fill_value=0).rename("n").reset_index()
+    if time_step_h is not None:
+        out.insert(1, "time_h", out["frame"] * time_step_h)
+    return out
+
+
+def count_error(counts: pd.DataFrame, truth_counts: pd.DataFrame) -> dict:
+    """Per cell type, the mean over frames of |n - n_true| / n_true (frames with n_true > 0), and
+    the relative error of the summed counts; both tables long format `frame, cell_type, n`.
+
+    Returns {cell_type: {"mean_relative_error": float, "total_relative_error": float,
+    "n_frames": int}}; types absent from the truth are left out.
+    """
+    for name, table in (("counts", counts), ("truth_counts", truth_counts)):
+        missing = [c for c in ("frame", "cell_type", "n") if c not in table.columns]
+        if missing:
+            raise InputError(f"count_error: the {name} table lacks column(s) {missing}")
+    est = counts.groupby(["frame", "cell_type"])["n"].sum()
+    true = truth_counts.groupby(["frame", "cell_type"])["n"].sum()
+    both = pd.concat({"est": est, "true": true}, axis=1).fillna(0)
+    both = both[both.index.get_level_values("frame").isin(true.index.get_level_values("frame"))]
+    out = {}
+    for cell_type, g in both.groupby(level="cell_type"):
+        if cell_type not in true.index.get_level_values("cell_type"):
+            continue
+        pos = g[g["true"] > 0]
+        if len(pos) == 0:
+            continue
+        rel = (pos["est"] - pos["true"]).abs() / pos["true"]
+        out[str(cell_type)] = {"mean_relative_error": float(rel.mean()),
+                               "total_relative_error": float(abs(g["est"].sum() - g["true"].sum())
+                                                             / g["true"].sum()),
+                               "n_frames": int(len(pos))}
+    return out
+
+
+def evaluate_sample(res_dir: str | Path, gt_dir: str | Path, counts_path: str | Path | None = None) -> dict:
+    """The evaluate rule's result: {"ctc": evaluate_ctc(...), "counts": count_error(...) or None}.
+
+    The count error is computed when `gt_dir/cell_types.csv` exists and `counts_path` is given.
+    """
+    result: dict[str, Any] = {"ctc": evaluate_ctc(res_dir, gt_dir), "counts": None}
+    if counts_path is not None and (Path(gt_dir) / "cell_types.csv").is_file():
+        counts = pd.read_csv(counts_path) if str(counts_path).endswith(".csv") else pd.read_parquet(counts_path)
+        result["counts"] = count_error(counts, truth_counts(gt_dir))
+    return result

@@ -1,0 +1,58 @@
+"""Classic-segmentation presets: documented parameter sets shipped as package data
+(`marrowflow/segment/presets/<name>.yaml`, found through importlib.resources) or a user's YAML file."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+
+import yaml
+
+from marrowflow.errors import ConfigError
+from marrowflow.segment.classic import CLASSIC_KEYS
+
+PRESET_DIR: Traversable = resources.files("marrowflow.segment") / "presets"
+
+
+def list_presets() -> list[str]:
+    """Names of the shipped classic presets."""
+    return sorted(p.name.removesuffix(".yaml") for p in PRESET_DIR.iterdir() if p.name.endswith(".yaml"))
+
+
+def load_preset(name: str) -> dict:
+    """The `params` of a classic preset: a shipped name or a path to a YAML file with `params:`."""
+    path: Path | Traversable = Path(name) if name.endswith((".yaml", ".yml")) else PRESET_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise ConfigError(f"segmentation.classic.preset: {name!r} is neither a shipped preset "
+                          f"({', '.join(list_presets())}) nor an existing YAML file ({path}); "
+                          "fix the name or the path")
+    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    params = doc.get("params")
+    if not isinstance(params, dict):
+        raise ConfigError(f"{path}: expected a mapping under the key 'params', found {params!r}")
+    unknown = sorted(set(params) - set(CLASSIC_KEYS))
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {unknown} under 'params'; allowed: {sorted(CLASSIC_KEYS)}")
+    return params
+
+
+def classic_params(classic: Mapping | None) -> dict:
+    """Preset values overridden by the explicit keys of `segmentation.classic`."""
+    classic = dict(classic or {})
+    preset = classic.pop("preset", "fluo_nuclei")
+    base = load_preset(preset) if preset else {}
+    return {**base, **classic}
+
+
+def expand_preset(settings: Mapping) -> dict:
+    """The `segmentation` section with the classic preset replaced by its full parameter set.
+
+    Segmenting with the result gives the same labels; a workflow rule that takes it as a
+    parameter reruns when a preset file changes (Snakemake compares parameters, not file dates).
+    """
+    out = dict(settings)
+    if out.get("backend", "classic") == "classic":
+        out["classic"] = {**classic_params(out.get("classic")), "preset": None}
+    return out

@@ -1,0 +1,46 @@
+"""Export tracks in the Cell Tracking Challenge result layout (res_track.txt + maskNNN.tif)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+
+from marrowflow.io import open_labels, write_ctc_masks
+from marrowflow.review.files import Review
+from marrowflow.review.apply import apply_label_review
+from marrowflow.track.ctc import relabel_frame, tracks_to_ctc
+
+
+def write_ctc_results(tracks: pd.DataFrame, labels_path: str | Path, out_dir: str | Path, *,
+                      review: Review | None = None) -> None:
+    """Write `out_dir/res_track.txt` and one track-id mask per frame, all or nothing.
+
+    `review`: reviewed label frames replace the segmentation's (the cells table was measured on
+    them, so the masks must show them too).
+    The folder is built under a temporary name next to `out_dir` and renamed when complete, so a
+    killed job never leaves a folder that looks finished.
+    """
+    out_dir = Path(out_dir)
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        by_frame = dict(tuple(tracks.groupby("frame")))
+        with open_labels(labels_path) as labels:
+            for t in range(labels.n_frames):
+                frame_tracks = by_frame.get(t, tracks.iloc[0:0])
+                frame = labels.read_frame(t)
+                if review is not None:
+                    frame = apply_label_review(frame, t, review)
+                write_ctc_masks(tmp, t, relabel_frame(frame, frame_tracks))
+        lbep = tracks_to_ctc(tracks)
+        lbep[["label", "begin", "end", "parent"]].to_csv(tmp / "res_track.txt", sep=" ", header=False, index=False)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -1,0 +1,108 @@
+"""Find the movies in a folder and give each a unique, safe sample name."""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from marrowflow.errors import InputError
+
+_MOVIE_SUFFIXES = (".ome.tiff", ".ome.tif", ".tiff", ".tif", ".nd2", ".czi", ".lif", ".lsm",
+                   ".ims", ".oib", ".oif", ".vsi")
+_NUMBER = re.compile(r"(\d+)")
+
+
+def _natural_key(text: str) -> list:
+    return [int(part) if part.isdigit() else part.lower() for part in _NUMBER.split(text)]
+
+
+def sanitise_name(name: str) -> str:
+    """Make `name` a safe sample name: accents dropped, other characters outside [A-Za-z0-9_.-]
+    replaced by '_', runs of '_' collapsed, leading/trailing '._-' stripped ('sample' if empty)."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    safe = re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_.-]", "_", ascii_name)).strip("._-")
+    return safe or "sample"
+
+
+def sample_name(path: str | os.PathLike, root: str | os.PathLike | None = None) -> str:
+    """Sample name of a movie: the file name without its movie suffix (.ome.tif, .tif, .nd2, ...),
+    or for a folder of frames its path below `root` joined with '_'; then sanitised."""
+    path = Path(path)
+    if path.is_dir():
+        rel = path.relative_to(root) if root is not None and path != Path(root) else Path(path.name)
+        return sanitise_name("_".join(rel.parts))
+    name = path.name
+    for suffix in _MOVIE_SUFFIXES:
+        if name.lower().endswith(suffix):
+            return sanitise_name(name[: -len(suffix)])
+    return sanitise_name(path.stem)
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """Make names unique in order: the 2nd, 3rd ... use of a name get _2, _3 ... (skipping taken names)."""
+    taken = set(names)
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        if name not in seen:
+            seen[name] = 1
+            out.append(name)
+            continue
+        n = seen[name]
+        while True:
+            n += 1
+            candidate = f"{name}_{n}"
+            if candidate not in taken:
+                break
+        seen[name] = n
+        taken.add(candidate)
+        out.append(candidate)
+    return out
+
+
+def _warn_frame_like_files(files: list[Path], root: Path) -> None:
+    """Warn when several files of one folder differ only in their numbers (t000.tif, t001.tif ...):
+    they are probably the frames of one movie, which a folder pattern would find as one sample."""
+    groups: dict[tuple[Path, str], int] = {}
+    for path in files:
+        key = (path.parent, re.sub(r"\d+", "#", path.name))
+        groups[key] = groups.get(key, 0) + 1
+    for (folder, shape), count in groups.items():
+        if count >= 3:
+            rel = folder.relative_to(root).as_posix()
+            warnings.warn(f"{folder}: {count} files named like {shape!r} were found as {count} samples; "
+                          f"if they are the frames of one movie, use a pattern naming the folder "
+                          f"(e.g. {rel!r}) so that it counts as one sample.", stacklevel=3)
+
+
+def discover_samples(folder: str | os.PathLike, pattern: str = "**/*.tif*") -> pd.DataFrame:
+    """One row per movie under `folder` matching the glob `pattern`: columns `sample, path`.
+
+    A matched file is one movie. A matched folder (e.g. pattern "*/01" for Cell Tracking
+    Challenge data) is one movie made of per-frame TIFFs, and files inside it are not movies of
+    their own. Rows are in natural path order; sample names come from the file (or folder) names
+    and are made unique with _2, _3 ... in that order. Hidden entries are ignored.
+    """
+    root = Path(folder)
+    if not root.is_dir():
+        raise InputError(f"{root}: expected a folder of movies, found "
+                         f"{'a file' if root.exists() else 'nothing'} at this path. Fix: give the folder "
+                         "that holds the movies.")
+    matches = [p for p in root.glob(pattern)
+               if not any(part.startswith(".") for part in p.relative_to(root).parts)]
+    folders = [p for p in matches if p.is_dir()]
+    files = [p for p in matches if p.is_file() and p.name.lower().endswith(_MOVIE_SUFFIXES)
+             and not any(d in p.parents for d in folders)]
+    movies = sorted(folders + files, key=lambda p: _natural_key(p.relative_to(root).as_posix()))
+    if not movies:
+        raise InputError(f"{root}: expected movies matching {pattern!r}, found none. Fix: check the "
+                         "folder and the pattern (e.g. '**/*.ome.tif' for files, '*/01' for folders of "
+                         "per-frame TIFFs).")
+    _warn_frame_like_files(files, root)
+    names = unique_names([sample_name(p, root) for p in movies])
+    return pd.DataFrame({"sample": names, "path": [str(p) for p in movies]})
