@@ -23,6 +23,7 @@ from marrowflow.classify.gates import (
     rules_from_config,
 )
 from marrowflow.classify.thresholds import THRESHOLD_COLUMNS, compute_thresholds, normalize_per_frame
+from marrowflow.contract import UNKNOWN
 
 DEFAULTS: dict[str, Any] = {
     "method": "gates",
@@ -168,7 +169,7 @@ def classify_cells(cells: pd.DataFrame, cfg: dict, *, channel_names: list[str],
         labels, support, thresholds = gate_features(features, rules, cfg, groups=groups, frames=frames,
                                                     normalize=markers)
     else:
-        labels = pd.Series("unknown", index=cells.index)
+        labels = pd.Series(UNKNOWN, index=cells.index)
         support = pd.Series(0.0, index=cells.index)
         thresholds = pd.DataFrame(columns=THRESHOLD_COLUMNS)
     if cfg["method"] == "model":

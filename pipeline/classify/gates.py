@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from marrowflow.errors import ConfigError, InputError
+from marrowflow.contract import UNKNOWN
 
 ROOT = "all"
 TOKENS = ("pos", "neg", "anypos", "anyneg", "allpos", "allneg")
@@ -99,8 +100,8 @@ def rules_from_config(classes: list[dict], *, where: str = "classification.class
     for i, item in enumerate(classes):
         here = f"{where}[{i}]"
         name = item.get("name")
-        if not isinstance(name, str) or not name or name == "unknown":
-            raise ConfigError(f"{here}: every class needs a 'name' (a non-empty string other than 'unknown')")
+        if not isinstance(name, str) or not name or name == UNKNOWN:
+            raise ConfigError(f"{here}: every class needs a 'name' (a non-empty string other than '{UNKNOWN}')")
         unknown_keys = set(item) - {"name", "when", "parent"}
         if unknown_keys:
             raise ConfigError(f"{here} ({name}): unknown key(s) {sorted(unknown_keys)}; allowed: name, when, parent")
@@ -256,7 +257,7 @@ def _groups_in_order(rules: list[ClassRule]) -> list[str]:
 
 def apply_workflow(rescaled: pd.DataFrame, raw: pd.DataFrame, rules: list[ClassRule], *,
                    mode: str = "hierarchy", gate: float = 0.5, likely: bool = False,
-                   unknown: str = "unknown") -> tuple[pd.Series, pd.Series]:
+                   unknown: str = UNKNOWN) -> tuple[pd.Series, pd.Series]:
     """Label every cell (row) from a workflow; see the module docstring for the semantics.
 
     `rescaled` has one column per condition key (`Condition.key`), values 0..1 with the threshold

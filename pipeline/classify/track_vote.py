@@ -23,11 +23,11 @@ import numpy as np
 import pandas as pd
 
 from marrowflow.errors import ConfigError, InputError
+from marrowflow.contract import UNKNOWN
 
 VOTE_DEFAULTS = {"enabled": True, "min_switch_frames": 3,
                  "transitions": {"progenitor": ["erythroid", "myeloid", "megakaryocyte"]},
                  "unknown_weight": 0.5, "keep_end_switch": True}
-UNKNOWN = "unknown"
 _SWITCH_COST = 1e-6
 _REVIEW_GAIN = 1e6
 _BATCH = 256  # tracks solved together (memory ~ batch x frames x states)

@@ -1,7 +1,6 @@
 """Lineage: trees per founder, cell cycles, counts per type (per lineage), fate map, production rates."""
 
 from marrowflow.lineage.tables import (
-    UNKNOWN,
     track_summary,
     cell_cycles,
     lineage_table,
@@ -12,6 +11,6 @@ from marrowflow.lineage.tables import (
 )
 
 __all__ = [
-    "UNKNOWN", "cell_cycles", "count_types", "count_types_per_lineage", "fate_map", "lineage_table",
+    "cell_cycles", "count_types", "count_types_per_lineage", "fate_map", "lineage_table",
     "production_rates", "track_summary",
 ]

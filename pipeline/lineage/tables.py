@@ -27,11 +27,11 @@ import numpy as np
 import pandas as pd
 
 from marrowflow.errors import InputError
+from marrowflow.contract import UNKNOWN
 
-__all__ = ["UNKNOWN", "track_summary", "lineage_table", "cell_cycles", "count_types",
+__all__ = ["track_summary", "lineage_table", "cell_cycles", "count_types",
            "count_types_per_lineage", "fate_map", "production_rates"]
 
-UNKNOWN = "unknown"
 REQUIRED = ("frame", "track_id", "parent_track_id")
 
 

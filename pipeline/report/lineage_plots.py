@@ -19,7 +19,8 @@ import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from marrowflow.lineage.tables import UNKNOWN, track_summary  # noqa: E402
+from marrowflow.contract import UNKNOWN  # noqa: E402
+from marrowflow.lineage.tables import track_summary  # noqa: E402
 
 __all__ = ["type_colours", "plot_counts_over_time", "plot_lineage_trees", "plot_production_rates"]
 

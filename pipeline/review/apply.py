@@ -11,6 +11,7 @@ import pandas as pd
 from marrowflow.errors import InputError
 from marrowflow.review.files import Review, ReviewWarning
 from marrowflow.review.track_edits import apply_track_edits
+from marrowflow.contract import UNKNOWN
 
 
 def apply_label_review(labels_frame: np.ndarray, t: int, review: Review) -> np.ndarray:
@@ -42,7 +43,7 @@ def apply_type_review(cells: pd.DataFrame, review: Review) -> pd.DataFrame:
     if "type_source" not in out.columns:
         out["type_source"] = "rule"
     out["type_score"] = out["type_score"].astype(float) if "type_score" in out else np.nan
-    out["cell_type"] = out["cell_type"].astype(object) if "cell_type" in out else "unknown"
+    out["cell_type"] = out["cell_type"].astype(object) if "cell_type" in out else UNKNOWN
     out.loc[hit, "cell_type"] = found.to_numpy()[hit]
     out.loc[hit, "type_score"] = 1.0
     out.loc[hit, "type_source"] = "review"
