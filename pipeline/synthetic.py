@@ -37,10 +37,11 @@ import dataclasses
 import math
 import numbers
 import os
+import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -50,6 +51,7 @@ from scipy.spatial import cKDTree
 
 from marrowflow.errors import ConfigError
 from marrowflow.io import atomic_write
+from marrowflow.schema import check_keys, schema_fields
 
 __all__ = [
     "CELL_TYPES",
@@ -69,41 +71,42 @@ CHANNEL_NAMES = ("nuclei", "CD34", "CD235a", "MPO", "CD41")
 LINEAGE_MARKER = {"erythroid": "CD235a", "myeloid": "MPO", "megakaryocyte": "CD41"}
 _MARKERS = CHANNEL_NAMES[1:]
 
-
-def _default_rates() -> dict[str, float]:
-    return {"erythroid": 0.02, "myeloid": 0.02, "megakaryocyte": 0.01}
+_schema = schema_fields("demo.*")
 
 
 @dataclass(frozen=True)
 class OrganoidParams:
-    """Parameters of one synthetic organoid movie (the config's `demo.<name>` entries).
+    """Parameters of one synthetic organoid movie (the config's `demo.<name>` entries; defaults
+    from the schema, which documents each key).
 
     Sizes are in pixels, times in hours, intensities in camera counts.
     """
 
-    seed: int = 0
-    n_frames: int = 30
-    size: tuple[int, int] = (256, 256)
-    n_founders: int = 15
-    pixel_size_um: float = 0.65
-    time_step_h: float = 0.5
-    radius_px: float = 7.0  # nucleus radius just before division; a newborn's is radius / sqrt(2)
-    elongation: float = 0.25  # nuclei have major/minor axis ratio 1 .. 1 + elongation
-    cycle_time_h: float = 8.0
-    cycle_time_cv: float = 0.15
-    differentiated_cycle_factor: float = 1.5
-    differentiation_rate_per_h: dict[str, float] = field(default_factory=_default_rates)
-    marker_rise_h: float = 2.0
-    motility_px: float = 0.8  # random-walk step SD per axis per frame
-    min_gap_px: float = 3.0
-    cells_leave_field: bool = False
-    psf_sigma_px: float = 1.0
-    background: float = 100.0
-    background_unevenness: float = 0.4
-    nuclei_brightness: float = 900.0
-    marker_brightness: float = 600.0
-    marker_basal: float = 0.05
-    read_noise: float = 4.0
+    SECTION: ClassVar[str] = "demo.*"
+
+    seed: int = _schema("seed")
+    n_frames: int = _schema("n_frames")
+    size: tuple[int, int] = _schema("size")
+    n_founders: int = _schema("n_founders")
+    pixel_size_um: float = _schema("pixel_size_um")
+    time_step_h: float = _schema("time_step_h")
+    radius_px: float = _schema("radius_px")  # nucleus radius just before division; a newborn's is radius / sqrt(2)
+    elongation: float = _schema("elongation")  # nuclei have major/minor axis ratio 1 .. 1 + elongation
+    cycle_time_h: float = _schema("cycle_time_h")
+    cycle_time_cv: float = _schema("cycle_time_cv")
+    differentiated_cycle_factor: float = _schema("differentiated_cycle_factor")
+    differentiation_rate_per_h: dict[str, float] = _schema("differentiation_rate_per_h")
+    marker_rise_h: float = _schema("marker_rise_h")
+    motility_px: float = _schema("motility_px")  # random-walk step SD per axis per frame
+    min_gap_px: float = _schema("min_gap_px")
+    cells_leave_field: bool = _schema("cells_leave_field")
+    psf_sigma_px: float = _schema("psf_sigma_px")
+    background: float = _schema("background")
+    background_unevenness: float = _schema("background_unevenness")
+    nuclei_brightness: float = _schema("nuclei_brightness")
+    marker_brightness: float = _schema("marker_brightness")
+    marker_basal: float = _schema("marker_basal")
+    read_noise: float = _schema("read_noise")
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -112,17 +115,11 @@ class OrganoidParams:
         object.__setattr__(self, "size", tuple(int(v) for v in self.size))
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any], *, where: str = "demo") -> OrganoidParams:
-        """Build from a config mapping; unknown keys, lineages or bad values raise ConfigError
-        naming `where` (e.g. "config.yaml demo.control") and the key."""
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(set(d) - set(names))
-        if unknown:
-            raise ConfigError(
-                f"{where}: unknown key(s) {unknown}; expected some of {names}. "
-                "Fix the spelling or remove the key."
-            )
-        kwargs = dict(d)
+    def from_config(cls, section: Mapping[str, Any] | None, *, where: str = "demo") -> OrganoidParams:
+        """Build from a `demo.<name>` entry (`size` may be one number for a square); unknown keys,
+        lineages or bad values raise ConfigError naming `where` (e.g. "demo.control") and the key."""
+        kwargs = dict(section or {})
+        check_keys(kwargs, [f.name for f in dataclasses.fields(cls)], where)
         if "size" in kwargs:
             size = kwargs["size"]
             kwargs["size"] = (int(size), int(size)) if np.isscalar(size) else tuple(size)
@@ -132,7 +129,7 @@ class OrganoidParams:
             raise ConfigError(f"{where}: {err}") from None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain mapping (lists for tuples) that `from_dict` reads back."""
+        """Plain mapping (lists for tuples) that `from_config` reads back."""
         d = dataclasses.asdict(self)
         d["size"] = list(self.size)
         return d
@@ -143,13 +140,13 @@ def _validate(p: OrganoidParams) -> None:
         if not ok:
             raise ConfigError(f"`{key}` must be {expected}, found {getattr(p, key)!r}.")
 
-    for f in dataclasses.fields(p):
-        value, kind = getattr(p, f.name), type(f.default)
+    for name, kind in typing.get_type_hints(OrganoidParams).items():
+        value = getattr(p, name, None)
         if kind is bool:
-            need(isinstance(value, bool), f.name, "true or false")
+            need(isinstance(value, bool), name, "true or false")
         elif kind in (int, float):
             ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
-            need(ok and (kind is float or isinstance(value, numbers.Integral)), f.name,
+            need(ok and (kind is float or isinstance(value, numbers.Integral)), name,
                  "an integer" if kind is int else "a number")
 
     need(p.n_frames >= 1, "n_frames", "an integer >= 1")

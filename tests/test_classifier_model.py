@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from marrowflow.classify.cell_types import classify_cells
 from marrowflow.classify.model import (
+    ClassifierTrainingParams,
     load_model,
     model_features,
     predict_types,
@@ -14,8 +16,9 @@ from marrowflow.classify.model import (
     save_model,
     train_classifier,
 )
-from marrowflow.classify.cell_types import classify_cells
 from marrowflow.errors import ConfigError, InputError
+from marrowflow.review.apply import apply_type_review
+from marrowflow.review.files import Review
 
 from test_classify import CHANNELS, SIMPLE, make_cells
 
@@ -50,7 +53,8 @@ def test_classify_with_model_and_reviews(tmp_path):
     save_model(train_classifier(cells, _reviews(cells, truth, every=2), n_estimators=30, cv_folds=3), path)
     reviewed = pd.DataFrame({"frame": [cells.frame[1]], "label": [cells.label[1]], "cell_type": ["odd"]})
     typed, _ = classify_cells(cells, {**SIMPLE, "method": "model", "model_path": str(path)},
-                              channel_names=CHANNELS, reviewed=reviewed)
+                              channel_names=CHANNELS)
+    typed = apply_type_review(typed, Review(cell_types=reviewed))
     assert (typed["cell_type"].to_numpy()[2:] == truth[2:]).mean() > 0.97
     assert typed.loc[1, "cell_type"] == "odd" and typed.loc[1, "type_source"] == "review"
     assert (typed.drop(index=1)["type_source"] == "model").all()
@@ -81,3 +85,14 @@ def test_model_features_relative_to_sample_median():
     f = model_features(cells)
     med = f.groupby(cells["sample"])["mean_CD34"].median()
     assert np.allclose(med.to_numpy(), 0.0, atol=0.01)
+
+
+def test_training_params_object_keywords_and_mapping_agree():
+    cells, truth = make_cells(n=90, seed=8)
+    reviews = _reviews(cells, truth)
+    by_object = train_classifier(cells, reviews, ClassifierTrainingParams(n_estimators=20, seed=3), cv_folds=3)
+    by_mapping = train_classifier(cells, reviews, {"n_estimators": 20, "seed": 3}, cv_folds=3)
+    by_keywords = train_classifier(cells, reviews, n_estimators=20, seed=3, cv_folds=3)
+    assert by_object["cv_accuracy"] == by_mapping["cv_accuracy"] == by_keywords["cv_accuracy"]
+    assert by_object["model"].n_estimators == 20 and by_object["model"].random_state == 3
+    assert train_classifier(cells, reviews, cv_folds=3)["model"].n_estimators == ClassifierTrainingParams().n_estimators

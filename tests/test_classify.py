@@ -4,7 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from marrowflow.classify.cell_types import apply_reviewed_types, classify_cells, resolve_features
+from marrowflow.classify.cell_types import ClassificationParams, classify_cells, resolve_features
+from marrowflow.errors import ConfigError
+from marrowflow.review.apply import apply_type_review
+from marrowflow.review.files import Review
 
 MARKERS = {"progenitor": "CD34", "erythroid": "CD235a", "myeloid": "MPO", "megakaryocyte": "CD41"}
 CHANNELS = ["nuclei", *MARKERS.values()]
@@ -106,11 +109,25 @@ def test_reviewed_types_win():
     cells, _ = make_cells(n=20)
     reviewed = pd.DataFrame({"frame": [cells.frame[3], 99], "label": [cells.label[3], 1],
                              "cell_type": ["megakaryocyte", "myeloid"]})
-    typed, _ = classify_cells(cells, SIMPLE, channel_names=CHANNELS, reviewed=reviewed)
+    typed, _ = classify_cells(cells, SIMPLE, channel_names=CHANNELS)
+    typed = apply_type_review(typed, Review(cell_types=reviewed))
     assert typed.loc[3, ["cell_type", "type_source", "type_score"]].tolist() == ["megakaryocyte", "review", 1.0]
     assert (typed.drop(index=3)["type_source"] == "rule").all()
-    again = apply_reviewed_types(typed, reviewed)
+    again = apply_type_review(typed, Review(cell_types=reviewed))
     pd.testing.assert_frame_equal(again, typed)
+
+
+def test_params_object_and_mapping_give_the_same_types():
+    cells, _ = make_cells(n=60)
+    from_mapping, th_mapping = classify_cells(cells, {**SIMPLE, "order": "hierarchy"}, channel_names=CHANNELS)
+    params = ClassificationParams.from_config({**SIMPLE, "order": "hierarchy"})
+    from_params, th_params = classify_cells(cells, params, channel_names=CHANNELS)
+    pd.testing.assert_frame_equal(from_mapping, from_params)
+    pd.testing.assert_frame_equal(th_mapping, th_params)
+    with pytest.raises(ConfigError, match="classification: unknown key"):
+        ClassificationParams.from_config({"clases": []})
+    with pytest.raises(ConfigError, match="classification.frame_normalization"):
+        ClassificationParams(frame_normalization="mean")
 
 
 def test_empty_table():
@@ -129,7 +146,6 @@ def test_no_classes_gives_unknown():
 
 def test_schema_accepts_the_documented_forms_and_fills_defaults(repo_root):
     from marrowflow.workflow.config import load_config, validate_config
-    from marrowflow.errors import ConfigError
 
     cfg = load_config(repo_root / "config.yaml")
     section = cfg["classification"]
@@ -142,15 +158,3 @@ def test_schema_accepts_the_documented_forms_and_fills_defaults(repo_root):
     raw["classification"]["classes"][0]["when"] = {"CD34": 0.3}
     with pytest.raises(ConfigError):
         validate_config(raw)
-
-
-def test_library_defaults_match_the_schema():
-    from marrowflow.classify.cell_types import DEFAULTS
-    from marrowflow.workflow.config import load_schema
-    from marrowflow.classify.track_vote import VOTE_DEFAULTS
-
-    props = load_schema()["properties"]["classification"]["properties"]
-    for key, value in DEFAULTS.items():
-        assert props[key]["default"] == value, key
-    for key, value in VOTE_DEFAULTS.items():
-        assert props["track_vote"]["properties"][key]["default"] == value, key

@@ -6,10 +6,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from marrowflow.classify.cell_types import classify_cells
+from marrowflow.classify.cell_types import ClassificationParams, classify_cells
+from marrowflow.classify.track_vote import vote_along_tracks
 from marrowflow.measure.cells import measure_frame
 from marrowflow.synthetic import OrganoidParams, simulate_organoid
-from marrowflow.classify.track_vote import vote_along_tracks
 
 
 @pytest.fixture(scope="module")
@@ -21,7 +21,7 @@ def organoid(repo_root):
                        for t in range(sim.movie.shape[0])], ignore_index=True).assign(sample="demo")
     truth = cells.merge(sim.cell_types, on=["frame", "label"], how="left")["cell_type"].to_numpy()
     with open(repo_root / "config.yaml", encoding="utf-8") as fh:
-        cfg = yaml.safe_load(fh)["classification"]
+        cfg = ClassificationParams.from_config(yaml.safe_load(fh)["classification"])
     parent = dict(zip(sim.tracks["label"], sim.tracks["parent"]))
     return sim, cells, truth, cfg, parent
 
@@ -38,7 +38,7 @@ def test_per_frame_accuracy_and_vote(organoid):
     per_frame = (typed["cell_type"].to_numpy() == truth).mean()
     assert per_frame >= 0.95
     assert set(th["feature"]) == {"CD34", "CD235a", "MPO", "CD41"}
-    voted = vote_along_tracks(_tracks(typed, parent), cfg)
+    voted = vote_along_tracks(_tracks(typed, parent), cfg.track_vote)
     assert (voted["cell_type"].to_numpy() == truth).mean() >= per_frame
 
 
@@ -54,5 +54,5 @@ def test_vote_repairs_injected_flips(organoid):
     noisy.loc[flip, "cell_type"] = [others[t][rng.integers(3)] for t in typed.loc[flip, "cell_type"]]
     noisy.loc[flip, "type_score"] = 0.2
     before = (noisy["cell_type"].to_numpy() == truth).mean()
-    after = (vote_along_tracks(_tracks(noisy, parent), cfg)["cell_type"].to_numpy() == truth).mean()
+    after = (vote_along_tracks(_tracks(noisy, parent), cfg.track_vote)["cell_type"].to_numpy() == truth).mean()
     assert before < 0.91 and after > 0.97

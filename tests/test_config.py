@@ -5,9 +5,9 @@ import copy
 import pytest
 import yaml
 
+from marrowflow.errors import ConfigError
 from marrowflow.workflow.config import load_config, segmentation_channel, validate_config
 from marrowflow.workflow.samples import read_sample_sheet, sample_table
-from marrowflow.errors import ConfigError
 
 
 @pytest.fixture()
@@ -150,13 +150,3 @@ def test_no_samples_at_all_is_an_error(base_config):
     base_config["samples"] = None
     with pytest.raises(ConfigError, match="names no samples"):
         sample_table(validate_config(base_config))
-
-
-def test_cellpose_schema_defaults_match_the_backend(base_config):
-    """Every cellpose key the backend reads is in the schema with the same default, and back."""
-    from marrowflow.segment.cellpose import CELLPOSE_KEYS
-
-    config = copy.deepcopy(base_config)
-    config["segmentation"]["backend"] = "cellpose"
-    config["segmentation"]["cellpose"] = {}
-    assert validate_config(config)["segmentation"]["cellpose"] == CELLPOSE_KEYS

@@ -4,7 +4,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from marrowflow.errors import ConfigError, InputError
 from marrowflow.classify.gates import (
     ClassRule,
     Condition,
@@ -14,6 +13,7 @@ from marrowflow.classify.gates import (
     rescale_at_threshold,
     rules_from_config,
 )
+from marrowflow.errors import ConfigError, InputError
 
 
 def _apply(values: dict, rules, **kw):

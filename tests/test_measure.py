@@ -9,10 +9,10 @@ from skimage.draw import disk, ellipse
 from skimage.filters import gaussian
 from skimage.measure import label, regionprops_table
 
-from marrowflow.errors import ConfigError, InputError
-from marrowflow.measure.cells import BackgroundParams, measure_columns, measure_frame, measure_movie
-from marrowflow.synthetic import OrganoidParams, simulate_organoid
 from marrowflow.classify.thresholds import compute_thresholds
+from marrowflow.errors import ConfigError, InputError
+from marrowflow.measure.cells import BackgroundParams, MeasureParams, measure_columns, measure_frame, measure_movie
+from marrowflow.synthetic import OrganoidParams, simulate_organoid
 
 CH = ["nuclei", "CD34"]
 
@@ -63,7 +63,7 @@ def test_matches_regionprops(shape):
     rng = np.random.default_rng(0)
     labels = label(gaussian(rng.random(shape), 2) > 0.52).astype(np.uint32)
     image = rng.random((2,) + shape)
-    df = measure_frame(labels, image, channel_names=CH, frame=0, time_h=0.0, cfg={"background": "none"})
+    df = measure_frame(labels, image, channel_names=CH, frame=0, time_h=0.0, params={"background": "none"})
     props = ["label", "area", "centroid", "axis_major_length", "intensity_mean"]
     props += ["eccentricity", "solidity"] if len(shape) == 2 else []
     ref = regionprops_table(labels, intensity_image=np.moveaxis(image, 0, -1), properties=props)
@@ -163,7 +163,7 @@ def _cells_on_gradient(shape, centres, *, signal=100.0, radius=6, seed=0):
 def test_same_signal_on_bright_and_dark_background_measures_the_same():
     centres = [(y, x) for y in (40, 128, 216) for x in (20, 70, 128, 186, 236)]
     labels, image = _cells_on_gradient((256, 256), centres)
-    raw = measure_frame(labels, image, channel_names=CH, frame=0, time_h=0.0, cfg={"background": "none"})
+    raw = measure_frame(labels, image, channel_names=CH, frame=0, time_h=0.0, params={"background": "none"})
     df = measure_frame(labels, image, channel_names=CH, frame=0, time_h=0.0)
     assert raw["mean_nuclei"].max() - raw["mean_nuclei"].min() > 150  # the background dominates raw means
     dark, bright = df.loc[df["x"].idxmin()], df.loc[df["x"].idxmax()]
@@ -180,7 +180,7 @@ def test_3d_background_varies_along_z_and_x():
     centres = [(z, y, x) for z in (6, 18) for y in (16, 48) for x in (10, 32, 54)]
     labels, image = _cells_on_gradient((24, 64, 64), centres, radius=4)
     cfg = {"background_block_px": 16, "background_margin_px": 2}
-    df = measure_frame(labels, image, channel_names=CH, frame=0, time_h=0.0, cfg=cfg)
+    df = measure_frame(labels, image, channel_names=CH, frame=0, time_h=0.0, params=cfg)
     assert list(df.columns) == list(measure_columns(CH, ndim=3)) and len(df) == len(centres)
     expected_bg = 50 + 200 * df["x"] / 63 + 30 * df["z"] / 23
     np.testing.assert_allclose(df["bg_nuclei"], expected_bg, atol=6.0)
@@ -199,6 +199,10 @@ def test_background_params_from_config_units_and_errors():
         BackgroundParams.from_config({"background": "rolling_ball"})
     with pytest.raises(ConfigError, match="background_block_um"):
         BackgroundParams.from_config({"background_block_um": -1})
+    with pytest.raises(ConfigError, match="measure: unknown key"):
+        MeasureParams.from_config({"background_block": 20})
+    as_object = BackgroundParams.from_config(MeasureParams(background_block_px=30), ndim=2)
+    assert as_object == BackgroundParams.from_config({"background_block_px": 30}, ndim=2)
 
 
 def test_crowded_frame_falls_back_to_frame_background_or_none():
@@ -206,7 +210,7 @@ def test_crowded_frame_falls_back_to_frame_background_or_none():
     labels[:, :30] = 1  # one block-sized object covers most of the frame
     image = np.stack([np.where(labels > 0, 60.0, 10.0)])
     df = measure_frame(labels, image, channel_names=["a"], frame=0, time_h=0.0,
-                       cfg={"background_block_px": 40, "background_margin_px": 2})
+                       params={"background_block_px": 40, "background_margin_px": 2})
     assert df["bg_a"].item() == pytest.approx(10.0) and df["mean_a"].item() == pytest.approx(50.0)
     full = np.ones((8, 8), np.uint32)
     with pytest.warns(RuntimeWarning, match="no background"):
@@ -222,7 +226,7 @@ def test_unexpressed_marker_has_no_positive_cells_after_correction():
     sim = simulate_organoid(params)
     tables = {mode: pd.concat([measure_frame(sim.labels[t], sim.movie[t], channel_names=sim.channel_names,
                                              frame=t, time_h=0.0, pixel_size_um=sim.pixel_size_um,
-                                             cfg={"background": mode}) for t in range(params.n_frames)])
+                                             params={"background": mode}) for t in range(params.n_frames)])
               for mode in ("none", "local")}
     positives = {}
     for mode, cells in tables.items():

@@ -1,4 +1,4 @@
-"""pipeline.review: review files (read, merge, atomic save) and applying reviews to tables."""
+"""marrowflow.review: review files (read, merge, atomic save) and applying reviews to tables."""
 
 import numpy as np
 import pandas as pd
@@ -6,6 +6,12 @@ import pytest
 
 from marrowflow.errors import InputError
 from marrowflow.io import open_labels
+from marrowflow.review.apply import (
+    apply_label_review,
+    apply_track_review,
+    apply_type_review,
+    review_fixed_links,
+)
 from marrowflow.review.files import (
     Review,
     ReviewWarning,
@@ -13,12 +19,6 @@ from marrowflow.review.files import (
     merge_reviews,
     read_review_log,
     save_review,
-)
-from marrowflow.review.apply import (
-    apply_label_review,
-    apply_track_review,
-    apply_type_review,
-    review_fixed_links,
 )
 from marrowflow.review.track_edits import (
     apply_track_edits,

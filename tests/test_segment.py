@@ -8,10 +8,11 @@ import tifffile
 from scipy import ndimage as ndi
 
 from marrowflow.errors import ConfigError
+from marrowflow.segment.classic import ClassicParams, segment_classic
 from marrowflow.segment.metrics import match_f1, seg_score
 from marrowflow.segment.presets import classic_params, expand_preset, list_presets, load_preset
-from marrowflow.segment.segmenter import segment_frame
-from marrowflow.segment.classic import segment_classic
+from marrowflow.segment.segmenter import SegmentationParams, segment_frame
+
 from synthetic_cells import blobs_image
 
 # sizes for the synthetic disks (radius 6-9 px), in px (pixel size 1)
@@ -92,7 +93,8 @@ def test_presets_load_and_explicit_keys_override():
 
 def test_segment_frame_default_preset_and_empty_frame():
     image, truth = blobs_image(shape=(128, 128), n=6, seed=2)
-    labels = segment_frame(image, {"backend": "classic", "classic": {}}, pixel_size_um=0.65)  # disks 8-12 µm across, like nuclei
+    # disks 8-12 µm across, like nuclei
+    labels = segment_frame(image, {"backend": "classic", "classic": {}}, pixel_size_um=0.65)
     assert labels.dtype == np.uint32 and labels.max() == truth.max()
     assert segment_frame(np.zeros((32, 32)), {"backend": "classic"}).max() == 0
     with pytest.raises(ConfigError, match="backend"):
@@ -181,6 +183,23 @@ def test_expanded_preset_segments_identically_and_names_no_preset():
                           segment_frame(image, settings, pixel_size_um=0.65))
     cellpose = {"backend": "cellpose", "classic": {"preset": "fluo_nuclei"}, "cellpose": {"model": "cyto3"}}
     assert expand_preset(cellpose) == cellpose
+
+
+def test_segmentation_params_expand_the_preset_once():
+    """The rule builds the parameter object once; it segments like the mapping and equals the
+    object built from the expanded preset (what the workflow passes)."""
+    image, _ = blobs_image(shape=(128, 128), n=6, seed=2)
+    settings = {"backend": "classic", "classic": {"preset": "fluo_nuclei", "smooth_sigma_um": 0.8}}
+    params = SegmentationParams.from_config(settings)
+    assert params == SegmentationParams.from_config(expand_preset(settings))
+    assert params.classic == ClassicParams().replace(**{**load_preset("fluo_nuclei"), "smooth_sigma_um": 0.8})
+    assert np.array_equal(segment_frame(image, params, pixel_size_um=0.65),
+                          segment_frame(image, settings, pixel_size_um=0.65))
+    assert SegmentationParams.from_config({"classic": {"preset": None}}).classic == ClassicParams()
+    with pytest.raises(ConfigError, match="segmentation: unknown key"):
+        SegmentationParams.from_config({"backnd": "classic"})
+    with pytest.raises(ConfigError, match="threshold_method"):
+        ClassicParams(threshold_method="kmeans")
 
 
 def test_dim_slivers_on_the_frame_edge_get_a_lower_threshold():

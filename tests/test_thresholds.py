@@ -4,7 +4,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from marrowflow.errors import ConfigError
 from marrowflow.classify.thresholds import (
     auto_threshold,
     auto_threshold_info,
@@ -13,6 +12,7 @@ from marrowflow.classify.thresholds import (
     normalize_per_frame,
     separation,
 )
+from marrowflow.errors import ConfigError
 
 
 def _bimodal(rng, n_dim=300, n_bright=100, dim=100.0, bright=1000.0):

@@ -7,8 +7,8 @@ import tifffile
 
 from marrowflow.errors import ConfigError, InputError
 from marrowflow.track.ctc import check_ctc, relabel_frame, split_gaps, tracks_to_ctc
-from marrowflow.track.napari import napari_tracks
 from marrowflow.track.linking import track_cells
+from marrowflow.track.napari import napari_tracks
 
 CFG = {"max_distance_px": 10.0, "gap_closing_frames": 2, "divisions": True}
 

@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from marrowflow.errors import InputError
 from marrowflow.classify.track_vote import vote_along_tracks
+from marrowflow.errors import InputError
 
 P, E, M, U = "progenitor", "erythroid", "myeloid", "unknown"
 
@@ -36,15 +36,15 @@ def test_short_switch_at_the_end_is_not_enough_and_never_back():
     assert list(out["cell_type"]) == [P] * 8 + [E, E]
     out = vote_along_tracks(track(1, [P] * 8 + [E, P]), {})
     assert set(out["cell_type"]) == {P}
-    out = vote_along_tracks(track(1, [P] * 8 + [E, E]), {"track_vote": {"keep_end_switch": False}})
+    out = vote_along_tracks(track(1, [P] * 8 + [E, E]), {"keep_end_switch": False})
     assert set(out["cell_type"]) == {P}
     # lineage -> progenitor is never allowed, however long
     out = vote_along_tracks(track(1, [E] * 6 + [P] * 4), {})
     assert set(out["cell_type"]) == {E}
     # a longer min_switch_frames needs more support
     seq = pd.concat([track(1, [P] * 6 + [E] * 4), longer])
-    assert vote_along_tracks(seq, {"track_vote": {"min_switch_frames": 4}})["cell_type"].iloc[9] == E
-    assert vote_along_tracks(seq, {"track_vote": {"min_switch_frames": 5}})["cell_type"].iloc[9] == P
+    assert vote_along_tracks(seq, {"min_switch_frames": 4})["cell_type"].iloc[9] == E
+    assert vote_along_tracks(seq, {"min_switch_frames": 5})["cell_type"].iloc[9] == P
 
 
 def test_confidence_weighted_majority():
@@ -85,7 +85,7 @@ def test_unknown_frames_and_disabled_vote():
     assert set(out["cell_type"]) == {P}
     out = vote_along_tracks(track(1, [U] * 6), {})
     assert set(out["cell_type"]) == {U}
-    off = vote_along_tracks(track(1, [P, E, P]), {"track_vote": {"enabled": False}})
+    off = vote_along_tracks(track(1, [P, E, P]), {"enabled": False})
     assert list(off["cell_type"]) == [P, E, P] and "cell_type_frame" in off.columns
     untracked = pd.concat([track(2, [M]), track(1, [P, E, P, P])]).reset_index(drop=True)
     untracked["track_id"] = untracked["track_id"].astype(float)

@@ -11,11 +11,13 @@ from marrowflow.errors import ConfigError, InputError
 from marrowflow.segment.segmenter import segment_frame
 from marrowflow.segment.train import (
     WEIGHTS_NAME,
+    SegmentationTrainingParams,
     collect_reviewed_frames,
     low_contrast_copies,
     read_reviewed_frames,
     train_cellpose,
 )
+
 from synthetic_cells import blobs_image
 
 
@@ -66,8 +68,8 @@ def tiny_model(tmp_path_factory):
     """A cellpose network trained for a few steps on synthetic nuclei (seconds, not a good model)."""
     data = [blobs_image(shape=(64, 64), n=4, radius=(4, 6), seed=s) for s in range(4)]
     out = tmp_path_factory.mktemp("models") / "tiny"
-    weights = train_cellpose([d[0] for d in data], [d[1] for d in data], out_dir=out, epochs=2, seed=0,
-                             bsize=32, diam_mean=10.0, batch_size=4, nimg_per_epoch=4)
+    params = SegmentationTrainingParams(epochs=2, bsize=32, diam_mean=10.0, batch_size=4, nimg_per_epoch=4)
+    weights = train_cellpose([d[0] for d in data], [d[1] for d in data], params, out_dir=out)
     return weights, data
 
 
@@ -107,7 +109,7 @@ def test_cellpose_settings_reach_the_network(tiny_model):
     labels = seg.segment(image)
     assert labels.shape == image.shape
     assert seen[0]["niter"] == 2000 and seen[0]["cellprob_threshold"] == -6.0
-    assert CellposeSegmenter({"model": str(weights), "gpu": False}).params["niter"] is None
+    assert CellposeSegmenter({"model": str(weights), "gpu": False}).params.niter is None
 
 
 def test_unconverged_pieces_become_objects():

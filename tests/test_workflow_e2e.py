@@ -8,6 +8,7 @@ import tifffile
 import yaml
 
 from marrowflow.synthetic import OrganoidParams, simulate_organoid, true_counts
+
 from workflow_helpers import TINY_DEMO, run_snakemake
 
 LINEAGE_MARKER = {"erythroid": "CD235a", "myeloid": "MPO", "megakaryocyte": "CD41"}
@@ -36,7 +37,7 @@ def _cells_in_transition(params):
     """Per frame and type, committed cells whose lineage marker has risen to 20-50% of its full
     level: the truth still calls them progenitors (it switches at 50%), a marker gate already
     sees the marker."""
-    truth = simulate_organoid(OrganoidParams.from_dict(params)).truth
+    truth = simulate_organoid(OrganoidParams.from_config(params)).truth
     level = truth.apply(lambda r: r.get(f"level_{LINEAGE_MARKER.get(r['fate'], 'CD34')}", 0.0), axis=1)
     moving = truth[(truth["fate"] != "progenitor") & level.between(0.2, 0.5, inclusive="left")]
     both = pd.concat([moving.assign(cell_type=moving["fate"]), moving.assign(cell_type="progenitor")])

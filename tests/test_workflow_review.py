@@ -10,6 +10,7 @@ import tifffile
 import yaml
 
 from marrowflow.review.files import Review, save_review
+
 from workflow_helpers import run_snakemake
 
 pytestmark = pytest.mark.slow
@@ -86,3 +87,9 @@ def test_train_rule_weights_segment_a_later_run(reviewed_project):
     reviewed = tifffile.imread(project / "reviews" / "tiny" / "labels.tif")
     labels = tifffile.imread(project / "results_retrained" / "tiny" / "labels.tif")
     assert labels.shape == reviewed.shape and labels.dtype == np.uint32
+    # the training rule's parameters are the sections it uses: editing tracking does not retrain
+    config["tracking"] = {"gap_closing_frames": 1}
+    (project / "retrained_tracking.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+    dry = run_snakemake(project, "resources/models/from_review/weights.pth", "-n",
+                        configfile="retrained_tracking.yaml")
+    assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout[-2000:]

@@ -1,20 +1,24 @@
 """Cell type per cell: gates from the config (ordered or SCIMAP-style hierarchy, thresholds given
-or automatic per channel and sample) or a trained classifier; reviewed types always win.
+or automatic per channel and sample) or a trained classifier. (Reviewed types, which always win,
+are applied afterwards by `marrowflow.review.apply.apply_type_review`.)
 
-Entry point: `classify_cells(cells, cfg, *, channel_names) -> (typed_cells, thresholds)`.
+Entry point: `classify_cells(cells, params, *, channel_names) -> (typed_cells, thresholds)`, with
+`params` a `ClassificationParams` (the config's `classification` section).
 A feature named in a condition is looked up as column `mean_<name>` (a channel), else as the
 column `<name>` (area_um2, eccentricity, ...); "A/B" is the ratio of two such features.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from marrowflow.errors import ConfigError, InputError
 from marrowflow.classify.gates import (
     ClassRule,
     apply_workflow,
@@ -23,23 +27,51 @@ from marrowflow.classify.gates import (
     rules_from_config,
 )
 from marrowflow.classify.thresholds import THRESHOLD_COLUMNS, compute_thresholds, normalize_per_frame
+from marrowflow.classify.track_vote import TrackVoteParams
 from marrowflow.contract import UNKNOWN
+from marrowflow.errors import ConfigError, InputError
+from marrowflow.schema import as_params, check_choice, check_keys, schema_fields
 
-DEFAULTS: dict[str, Any] = {
-    "method": "gates",
-    "order": "ordered",
-    "threshold_method": "otsu",
-    "threshold_scope": "sample",
-    "threshold_log": True,
-    "thresholds": {},
-    "min_cells_for_threshold": 20,
-    "min_separation": 3.0,
-    "min_fold_change": 2.0,
-    "frame_normalization": "none",
-    "likely": False,
-    "model_path": None,
-    "classes": [],
-}
+_schema = schema_fields("classification")
+
+
+@dataclass(frozen=True)
+class ClassificationParams:
+    """The config's `classification` section (defaults from the schema, which documents each
+    key): the classes and how they are gated, or the model; `track_vote` smooths the types along
+    tracks after tracking."""
+
+    SECTION: ClassVar[str] = "classification"
+
+    method: str = _schema("method")
+    order: str = _schema("order")
+    threshold_method: str = _schema("threshold_method")
+    threshold_scope: str = _schema("threshold_scope")
+    threshold_log: bool = _schema("threshold_log")
+    thresholds: dict[str, float] = _schema("thresholds")
+    min_cells_for_threshold: int = _schema("min_cells_for_threshold")
+    min_separation: float = _schema("min_separation")
+    min_fold_change: float = _schema("min_fold_change")
+    frame_normalization: str = _schema("frame_normalization")
+    likely: bool = _schema("likely")
+    model_path: str | None = _schema("model_path")
+    classes: list[dict[str, Any]] = _schema("classes")
+    track_vote: TrackVoteParams = dataclasses.field(default_factory=TrackVoteParams)
+
+    def __post_init__(self) -> None:
+        for key in ("method", "order", "threshold_method", "threshold_scope", "frame_normalization"):
+            check_choice(self.SECTION, key, getattr(self, key))
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any] | None) -> ClassificationParams:
+        """From the `classification` section (keys left out take the defaults; unknown keys raise
+        ConfigError)."""
+        section = dict(section or {})
+        check_keys(section, [f.name for f in dataclasses.fields(cls)], cls.SECTION)
+        track_vote = TrackVoteParams.from_config(section.pop("track_vote", None))
+        return cls(**section, track_vote=track_vote)
+
+
 TYPE_COLUMNS = ["cell_type", "type_score", "type_source"]
 FRAME_NORM_SUFFIX = "+frame-median"  # method suffix of cutoffs on frame-normalised values
 ROBUST_RANGE = (0.5, 99.5)  # percentiles that stand for "dimmest" and "brightest" when rescaling
@@ -101,60 +133,48 @@ def rescale_conditions(features: pd.DataFrame, rules: list[ClassRule], threshold
     return out
 
 
-def settings(cfg: dict | None) -> dict:
-    """The classification section with defaults filled in for keys it leaves out."""
-    merged = {**DEFAULTS, **(cfg or {})}
-    if merged["method"] not in ("gates", "model"):
-        raise ConfigError(f"classification.method is {merged['method']!r}; allowed: 'gates', 'model'")
-    if merged["frame_normalization"] not in ("none", "median"):
-        raise ConfigError(f"classification.frame_normalization is {merged['frame_normalization']!r}; "
-                          "allowed: 'none', 'median'")
-    return merged
-
-
 def _groups(cells: pd.DataFrame, scope: str) -> pd.Series:
     if scope == "sample" and "sample" in cells.columns:
         return cells["sample"].astype(str)
     return pd.Series("all", index=cells.index)
 
 
-def gate_features(features: pd.DataFrame, rules: list[ClassRule], cfg: dict, *,
+def gate_features(features: pd.DataFrame, rules: list[ClassRule], params: ClassificationParams, *,
                   groups: pd.Series, frames: pd.Series | None = None,
                   normalize: list[str] | None = None) -> tuple[pd.Series, pd.Series, pd.DataFrame]:
     """Thresholds, rescaling and the workflow on a table of features -> (labels, support, thresholds).
 
     `normalize` names the features divided by their per-frame median (needs `frames`) when
-    cfg["frame_normalization"] is "median".
+    `params.frame_normalization` is "median".
     """
-    normalized = cfg["frame_normalization"] == "median" and bool(normalize) and frames is not None
+    normalized = params.frame_normalization == "median" and bool(normalize) and frames is not None
     if normalized:
         features = normalize_per_frame(features, normalize, frames, groups)
     auto_names = sorted({c.feature for r in rules for c in r.conditions if c.kind != "range" and c.threshold is None})
-    thresholds = compute_thresholds(features, auto_names, method=cfg["threshold_method"], groups=groups,
-                                    manual=cfg["thresholds"], log=cfg["threshold_log"],
-                                    min_cells=cfg["min_cells_for_threshold"],
-                                    min_separation=cfg["min_separation"],
-                                    min_fold_change=cfg["min_fold_change"])
+    thresholds = compute_thresholds(features, auto_names, method=params.threshold_method, groups=groups,
+                                    manual=params.thresholds, log=params.threshold_log,
+                                    min_cells=params.min_cells_for_threshold,
+                                    min_separation=params.min_separation,
+                                    min_fold_change=params.min_fold_change)
     if normalized:  # these cutoffs apply to frame-normalised values: say so
         on = thresholds["feature"].isin(normalize)
         thresholds.loc[on, "method"] = thresholds.loc[on, "method"] + FRAME_NORM_SUFFIX
     rescaled = rescale_conditions(features, rules, thresholds, groups)
-    labels, support = apply_workflow(rescaled, features, rules, mode=cfg["order"], likely=cfg["likely"])
+    labels, support = apply_workflow(rescaled, features, rules, mode=params.order, likely=params.likely)
     return labels, support, thresholds
 
 
-def classify_cells(cells: pd.DataFrame, cfg: dict, *, channel_names: list[str],
-                   reviewed: pd.DataFrame | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+def classify_cells(cells: pd.DataFrame, params: ClassificationParams | Mapping[str, Any] | None, *,
+                   channel_names: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Add `cell_type`, `type_score` (0..1) and `type_source` to a cells table.
 
-    cfg is the config's `classification` section. method "gates": the classes' conditions with
-    thresholds per feature and sample (table returned: sample, feature, threshold, method,
-    n_cells); method "model": the random forest at `model_path`. `reviewed` (frame, label,
-    cell_type[, sample]) overrides both (type_source "review").
+    `params`: the classification parameters (or the config section). method "gates": the
+    classes' conditions with thresholds per feature and sample (table returned: sample, feature,
+    threshold, method, n_cells); method "model": the random forest at `model_path`.
     """
-    cfg = settings(cfg)
+    params = as_params(ClassificationParams, params)
     typed = cells.drop(columns=[c for c in TYPE_COLUMNS if c in cells.columns])
-    rules = rules_from_config(cfg["classes"])
+    rules = rules_from_config(params.classes)
     names = sorted({f.strip() for r in rules for c in r.conditions for f in c.feature.split("/")})
     features = resolve_features(cells, sorted({c.feature for r in rules for c in r.conditions}))
     absent = [n for n in names if _column_for(cells, n) is None]
@@ -162,76 +182,50 @@ def classify_cells(cells: pd.DataFrame, cfg: dict, *, channel_names: list[str],
         warnings.warn(f"feature(s) {absent} named in classification.classes are not in the cells table "
                       f"(channels here: {list(channel_names)})", stacklevel=2)
     rules = drop_rules_missing_features(rules, set(features.columns))
-    groups = _groups(cells, cfg["threshold_scope"])
+    groups = _groups(cells, params.threshold_scope)
     frames = cells["frame"] if "frame" in cells.columns else None
     markers = [f for f in features.columns if "/" not in f and f in channel_names]
     if rules:
-        labels, support, thresholds = gate_features(features, rules, cfg, groups=groups, frames=frames,
+        labels, support, thresholds = gate_features(features, rules, params, groups=groups, frames=frames,
                                                     normalize=markers)
     else:
         labels = pd.Series(UNKNOWN, index=cells.index)
         support = pd.Series(0.0, index=cells.index)
         thresholds = pd.DataFrame(columns=THRESHOLD_COLUMNS)
-    if cfg["method"] == "model":
+    if params.method == "model":
         from marrowflow.classify.model import load_model, predict_types
 
-        if not cfg["model_path"]:
+        if not params.model_path:
             raise ConfigError("classification.method is 'model' but classification.model_path is not set; "
                               "train one with `marrowflow train-classifier` and give its path")
-        labels, support = predict_types(load_model(cfg["model_path"]), cells)
+        labels, support = predict_types(load_model(params.model_path), cells)
         source = "model"
     else:
         source = "rule"
     typed["cell_type"] = labels.to_numpy(dtype=object)
     typed["type_score"] = support.to_numpy(dtype=float)
     typed["type_source"] = source
-    if reviewed is not None:
-        typed = apply_reviewed_types(typed, reviewed)
     return typed, thresholds
 
 
-def apply_reviewed_types(cells: pd.DataFrame, reviewed: pd.DataFrame) -> pd.DataFrame:
-    """Set the reviewer's `cell_type` (type_score 1, type_source "review") on the cells it names.
-
-    `reviewed` has columns frame, label, cell_type (+ sample, used when both tables have it).
-    Rows naming no cell of `cells` are ignored. Returns a new table.
-    """
-    need = {"frame", "label", "cell_type"}
-    if not need <= set(reviewed.columns):
-        raise InputError(f"reviewed cell types need columns {sorted(need)}; found {list(reviewed.columns)}. "
-                         "Write reviews/<sample>/cell_types.csv from the napari review widget")
-    keys = ["frame", "label"] + (["sample"] if "sample" in reviewed.columns and "sample" in cells.columns else [])
-    rev = reviewed[keys + ["cell_type"]].drop_duplicates(keys, keep="last")
-    rev = rev.rename(columns={"cell_type": "_reviewed"})
-    out = cells.copy()
-    if "type_source" not in out.columns:
-        out["type_source"] = "rule"
-    merged = out[keys].merge(rev, on=keys, how="left")
-    hit = merged["_reviewed"].notna().to_numpy()
-    out.loc[hit, "cell_type"] = merged.loc[hit, "_reviewed"].astype(str).to_numpy()
-    out["type_score"] = out.get("type_score", pd.Series(np.nan, index=out.index)).astype(float)
-    out.loc[hit, "type_score"] = 1.0
-    out.loc[hit, "type_source"] = "review"
-    return out
-
-
-def phenotype_table(table: pd.DataFrame, rules: list[ClassRule], cfg: dict | None = None, *,
+def phenotype_table(table: pd.DataFrame, rules: list[ClassRule],
+                    params: ClassificationParams | Mapping[str, Any] | None = None, *,
                     gate: float | None = None, gates: pd.DataFrame | None = None, log: bool = True,
                     groups: pd.Series | None = None) -> tuple[pd.Series, pd.Series, pd.DataFrame]:
     """Apply a gating workflow to any cell table (one row per cell, one column per marker).
 
     Thresholds: `gate` for every marker of a table already rescaled to 0..1; else `gates`
     (columns sample, feature, threshold; SCIMAP manual gates, in log1p units when `log`, as
-    SCIMAP's rescale assumes); else the config's manual/auto thresholds. Returns
-    (labels, support, thresholds used).
+    SCIMAP's rescale assumes); else the manual/auto thresholds of `params` (its classes are not
+    used: `rules` are). Returns (labels, support, thresholds used).
     """
-    cfg = settings(cfg)
+    params = as_params(ClassificationParams, params)
     groups = pd.Series("all", index=table.index) if groups is None else groups.astype(str)
     features = resolve_features(table, sorted({c.feature for r in rules for c in r.conditions}))
     rules = drop_rules_missing_features(rules, set(features.columns))
     marker_names = sorted({c.feature for r in rules for c in r.conditions if c.kind != "range"})
     if gate is None and gates is None:
-        return gate_features(features, rules, cfg, groups=groups)
+        return gate_features(features, rules, params, groups=groups)
     if gate is not None:
         rows = [(g, f, float(gate), "manual", int((groups == g).sum())) for g in groups.unique() for f in marker_names]
         bounds = "unit"
@@ -251,5 +245,5 @@ def phenotype_table(table: pd.DataFrame, rules: list[ClassRule], cfg: dict | Non
         bounds = "minmax"
     thresholds = pd.DataFrame(rows, columns=THRESHOLD_COLUMNS)
     rescaled = rescale_conditions(features, rules, thresholds, groups, bounds=bounds)
-    labels, support = apply_workflow(rescaled, features, rules, mode=cfg["order"], likely=cfg["likely"])
+    labels, support = apply_workflow(rescaled, features, rules, mode=params.order, likely=params.likely)
     return labels, support, thresholds

@@ -33,8 +33,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from marrowflow.errors import ConfigError, InputError
 from marrowflow.contract import UNKNOWN
+from marrowflow.errors import ConfigError, InputError
 
 ROOT = "all"
 TOKENS = ("pos", "neg", "anypos", "anyneg", "allpos", "allneg")

@@ -10,8 +10,12 @@ marrowflow, scikit-learn and numpy.
 
 from __future__ import annotations
 
+import dataclasses
 import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import joblib
 import numpy as np
@@ -23,8 +27,28 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 import marrowflow
 from marrowflow.errors import ConfigError, InputError
 from marrowflow.io import atomic_write, write_json
+from marrowflow.schema import as_params, config_section, schema_fields
 
 REVIEW_COLUMNS = ("frame", "label", "cell_type")
+
+_schema = schema_fields("training.classifier")
+
+
+@dataclass(frozen=True)
+class ClassifierTrainingParams:
+    """Settings of `train_classifier` (the config's `training.classifier`; defaults from the
+    schema). `output` is the model file the workflow writes."""
+
+    SECTION: ClassVar[str] = "training.classifier"
+
+    output: str = _schema("output")
+    n_estimators: int = _schema("n_estimators")
+    seed: int = _schema("seed")
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any] | None) -> ClassifierTrainingParams:
+        """From the `training.classifier` section; unknown keys raise ConfigError."""
+        return config_section(cls, section)
 
 
 def read_reviewed_types(path: str | Path, sample: str) -> pd.DataFrame:
@@ -37,7 +61,7 @@ def read_reviewed_types(path: str | Path, sample: str) -> pd.DataFrame:
     missing = [c for c in REVIEW_COLUMNS if c not in table.columns]
     if missing:
         raise InputError(f"Reviewed cell types {path} lack column(s) {missing}; expected frame, label, "
-                         f"cell_type, found {list(table.columns)}. Save it again from the napari review widget")
+                         f"cell_type, found {list(table.columns)}. Save the review again or restore those columns")
     out = table[list(REVIEW_COLUMNS)].copy()
     out.insert(0, "sample", sample)
     return out
@@ -72,13 +96,16 @@ def training_rows(cells: pd.DataFrame, reviewed: pd.DataFrame) -> tuple[np.ndarr
     return joined["_pos"].to_numpy(), joined["cell_type"].astype(str).to_numpy()
 
 
-def train_classifier(cells: pd.DataFrame, reviewed: pd.DataFrame, *, n_estimators: int = 200,
-                     cv_folds: int = 5, seed: int = 0) -> dict:
+def train_classifier(cells: pd.DataFrame, reviewed: pd.DataFrame,
+                     params: ClassifierTrainingParams | Mapping[str, Any] | None = None, *, cv_folds: int = 5,
+                     **changes: Any) -> dict:
     """Train a random forest on reviewed cells; return the bundle to save with `save_model`.
 
-    Bundle keys: model, features, classes, cv_accuracy (mean of stratified k-fold, None when a
-    class has too few cells), cv_folds, n_train, versions.
+    `params` (default: the defaults of `ClassifierTrainingParams`) with the keyword `changes`
+    applied (e.g. `n_estimators=50`). Bundle keys: model, features, classes, cv_accuracy (mean of
+    stratified k-fold, None when a class has too few cells), cv_folds, n_train, versions.
     """
+    p = dataclasses.replace(as_params(ClassifierTrainingParams, params), **changes)
     rows, y = training_rows(cells, reviewed)
     if len(rows) == 0:
         raise InputError("no reviewed cell matches a cell of the cells tables (joined on sample, frame, "
@@ -87,12 +114,12 @@ def train_classifier(cells: pd.DataFrame, reviewed: pd.DataFrame, *, n_estimator
     classes, counts = np.unique(y, return_counts=True)
     if len(classes) < 2:
         raise InputError(f"reviewed cells hold a single type {classes.tolist()}; a classifier needs at least two")
-    forest = RandomForestClassifier(n_estimators=n_estimators, random_state=seed, n_jobs=1,
+    forest = RandomForestClassifier(n_estimators=p.n_estimators, random_state=p.seed, n_jobs=1,
                                     class_weight="balanced")
     folds = int(min(cv_folds, counts.min()))
     cv_accuracy = None
     if folds >= 2:
-        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
+        splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=p.seed)
         cv_accuracy = float(cross_val_score(forest, X.to_numpy(), y, cv=splitter).mean())
     else:
         warnings.warn(f"too few reviewed cells per type ({dict(zip(classes, counts))}) for cross-validation",

@@ -3,7 +3,8 @@ intensity normalisation against photobleaching.
 
 Thresholds of marker intensities are found on a log scale (``log(x)``; when some values are <= 0,
 ``log(x - min + delta)`` with ``delta`` 1% of the 1st-99th percentile range) and reported back in
-the feature's own units.
+the feature's own units. Keyword defaults are those of the config's `classification` section (the
+schema's).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from skimage.filters import threshold_otsu
 from sklearn.mixture import GaussianMixture
 
 from marrowflow.errors import ConfigError
+from marrowflow.schema import section_defaults
 
+_DEFAULTS = section_defaults("classification")
 METHODS = ("otsu", "gmm")
 UNIMODAL_Z = 4.0  # robust SDs above the median: the cut of a marker without a bright population
 THRESHOLD_COLUMNS = ["sample", "feature", "threshold", "method", "n_cells"]
@@ -65,8 +68,10 @@ def fold_change(values: np.ndarray, cut: float) -> float:
     return float(high.mean() / low.mean()) if low.mean() > 0 else float("inf")
 
 
-def auto_threshold_info(values: np.ndarray, method: str = "otsu", *, log: bool = True, seed: int = 0,
-                        min_separation: float = 3.0, min_fold_change: float = 2.0) -> tuple[float, str]:
+def auto_threshold_info(values: np.ndarray, method: str = _DEFAULTS["threshold_method"], *,
+                        log: bool = _DEFAULTS["threshold_log"], seed: int = 0,
+                        min_separation: float = _DEFAULTS["min_separation"],
+                        min_fold_change: float = _DEFAULTS["min_fold_change"]) -> tuple[float, str]:
     """(cutoff, how it was found) separating the dim and the bright cells of one feature.
 
     `method` is "otsu" or "gmm" (two-component Gaussian mixture, cut where the posteriors cross).
@@ -98,17 +103,20 @@ def auto_threshold_info(values: np.ndarray, method: str = "otsu", *, log: bool =
     return (float(np.exp(cut) + shift - delta) if log else float(cut)), label
 
 
-def auto_threshold(values: np.ndarray, method: str = "otsu", *, log: bool = True, seed: int = 0,
-                   min_separation: float = 3.0, min_fold_change: float = 2.0) -> float:
+def auto_threshold(values: np.ndarray, method: str = _DEFAULTS["threshold_method"], *,
+                   log: bool = _DEFAULTS["threshold_log"], seed: int = 0,
+                   min_separation: float = _DEFAULTS["min_separation"],
+                   min_fold_change: float = _DEFAULTS["min_fold_change"]) -> float:
     """The cutoff of `auto_threshold_info` alone."""
     return auto_threshold_info(values, method, log=log, seed=seed, min_separation=min_separation,
                                min_fold_change=min_fold_change)[0]
 
 
-def compute_thresholds(features: pd.DataFrame, names: list[str], *, method: str = "otsu",
+def compute_thresholds(features: pd.DataFrame, names: list[str], *, method: str = _DEFAULTS["threshold_method"],
                        groups: pd.Series | None = None, manual: dict[str, float] | None = None,
-                       log: bool = True, min_cells: int = 20, min_separation: float = 3.0,
-                       min_fold_change: float = 2.0, seed: int = 0) -> pd.DataFrame:
+                       log: bool = _DEFAULTS["threshold_log"], min_cells: int = _DEFAULTS["min_cells_for_threshold"],
+                       min_separation: float = _DEFAULTS["min_separation"],
+                       min_fold_change: float = _DEFAULTS["min_fold_change"], seed: int = 0) -> pd.DataFrame:
     """Threshold of each feature in `names`, per group of rows (e.g. per sample).
 
     `features` holds one column per feature name; `groups` labels each row's group (None: one

@@ -19,25 +19,46 @@ type_source "track-vote" and type_score = the weighted share of the segment's fr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
 import numpy as np
 import pandas as pd
 
-from marrowflow.errors import ConfigError, InputError
 from marrowflow.contract import UNKNOWN
+from marrowflow.errors import ConfigError, InputError
+from marrowflow.schema import as_params, config_section, schema_fields
 
-VOTE_DEFAULTS = {"enabled": True, "min_switch_frames": 3,
-                 "transitions": {"progenitor": ["erythroid", "myeloid", "megakaryocyte"]},
-                 "unknown_weight": 0.5, "keep_end_switch": True}
 _SWITCH_COST = 1e-6
 _REVIEW_GAIN = 1e6
 _BATCH = 256  # tracks solved together (memory ~ batch x frames x states)
 
+_schema = schema_fields("classification.track_vote")
 
-def _settings(cfg: dict | None) -> dict:
-    vote = {**VOTE_DEFAULTS, **((cfg or {}).get("track_vote") or {})}
-    if int(vote["min_switch_frames"]) < 1:
-        raise ConfigError("classification.track_vote.min_switch_frames must be >= 1")
-    return vote
+
+@dataclass(frozen=True)
+class TrackVoteParams:
+    """The config's `classification.track_vote` section (see the module docstring; defaults from
+    the schema, which documents each key). `transitions`: type -> the types it may become."""
+
+    SECTION: ClassVar[str] = "classification.track_vote"
+
+    enabled: bool = _schema("enabled")
+    min_switch_frames: int = _schema("min_switch_frames")
+    transitions: dict[str, list[str]] = _schema("transitions")
+    unknown_weight: float = _schema("unknown_weight")
+    keep_end_switch: bool = _schema("keep_end_switch")
+
+    def __post_init__(self) -> None:
+        if int(self.min_switch_frames) < 1:
+            raise ConfigError(f"classification.track_vote.min_switch_frames is {self.min_switch_frames}; "
+                              "it must be >= 1")
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any] | None) -> TrackVoteParams:
+        """From the `classification.track_vote` section; unknown keys raise ConfigError."""
+        return config_section(cls, section)
 
 
 class _Chain:
@@ -127,16 +148,18 @@ def _generations(parents: dict[int, int]) -> list[list[int]]:
     return levels
 
 
-def vote_along_tracks(tracks: pd.DataFrame, cfg: dict | None = None) -> pd.DataFrame:
+def vote_along_tracks(tracks: pd.DataFrame, params: TrackVoteParams | Mapping[str, Any] | None = None
+                      ) -> pd.DataFrame:
     """Smooth `cell_type` along tracks (see the module docstring); keeps `cell_type_frame`.
 
     `tracks`: cells with track_id, frame, cell_type, [type_score, type_source, parent_track_id];
-    cfg: the config's classification section (its `track_vote` part). Returns a new table.
+    `params`: the vote's parameters (or the `classification.track_vote` section; None: the
+    defaults). Returns a new table.
     """
     need = {"track_id", "frame", "cell_type"}
     if not need <= set(tracks.columns):
         raise InputError(f"track vote needs columns {sorted(need)}; the tracks table has {list(tracks.columns)}")
-    vote = _settings(cfg)
+    vote = as_params(TrackVoteParams, params)
     out = tracks.copy()
     if "cell_type_frame" not in out.columns:
         out["cell_type_frame"] = out["cell_type"]
@@ -144,19 +167,19 @@ def vote_along_tracks(tracks: pd.DataFrame, cfg: dict | None = None) -> pd.DataF
         out["type_source"] = "rule"
     if "type_score" not in out.columns:
         out["type_score"] = 1.0
-    if not vote["enabled"] or out.empty:
+    if not vote.enabled or out.empty:
         return out
     per_frame = out["cell_type_frame"].astype(str).to_numpy()
     reviewed = (out["type_source"] == "review").to_numpy()
     per_frame = np.where(reviewed, out["cell_type"].astype(str).to_numpy(), per_frame)
-    trans = {str(k): [str(v) for v in vs] for k, vs in vote["transitions"].items()}
+    trans = {str(k): [str(v) for v in vs] for k, vs in vote.transitions.items()}
     types = sorted(set(per_frame) | set(trans) | {v for vs in trans.values() for v in vs} | {UNKNOWN})
-    chain = _Chain(types, trans, int(vote["min_switch_frames"]))
+    chain = _Chain(types, trans, int(vote.min_switch_frames))
     index_of = {t: i for i, t in enumerate(types)}
     obs = np.array([index_of[t] for t in per_frame])
     score = np.nan_to_num(out["type_score"].to_numpy(dtype=float), nan=0.0).clip(0, 1)
     weight = 0.05 + 0.95 * score  # a call counts even when its margin is small
-    weight = np.where(per_frame == UNKNOWN, float(vote["unknown_weight"]) * weight, weight)
+    weight = np.where(per_frame == UNKNOWN, float(vote.unknown_weight) * weight, weight)
     gain = np.zeros((len(out), len(types)))
     gain[np.arange(len(out)), obs] = np.where(reviewed, _REVIEW_GAIN, weight)
     parent_col = out["parent_track_id"] if "parent_track_id" in out.columns else pd.Series(0, index=out.index)
@@ -164,7 +187,8 @@ def vote_along_tracks(tracks: pd.DataFrame, cfg: dict | None = None) -> pd.DataF
     frames = out["frame"].to_numpy()
     tracked = out["track_id"].notna().to_numpy()  # untracked rows (no track_id) keep their call
     ids = out["track_id"].to_numpy()[tracked]
-    rows_of = {int(t): np.asarray(r) for t, r in pd.Series(pos[tracked], index=pos[tracked]).groupby(ids).groups.items()}
+    groups = pd.Series(pos[tracked], index=pos[tracked]).groupby(ids).groups
+    rows_of = {int(t): np.asarray(r) for t, r in groups.items()}
     parents = {int(t): int(p) for t, p in zip(out["track_id"][tracked], parent_col[tracked].fillna(0))}
     voted = obs.copy()
     last_frame = frames.max()
@@ -186,7 +210,7 @@ def vote_along_tracks(tracks: pd.DataFrame, cfg: dict | None = None) -> pd.DataF
             for tid, prior, path in zip(batch, priors, chain.best_paths(gains, priors)):
                 rows = ordered_rows[tid]
                 path = path[:len(rows)]
-                if vote["keep_end_switch"] and frames[rows[-1]] == last_frame and tid not in children:
+                if vote.keep_end_switch and frames[rows[-1]] == last_frame and tid not in children:
                     path = _end_switch(path, obs[rows], chain, prior)
                 voted[rows] = path
                 last_type[tid] = int(path[-1])

@@ -1,6 +1,6 @@
 """Lineage analysis: one tree per founder track, counts per type, fate map, production rates.
 
-Input: the tracks table (`pipeline.track.track_cells` + `cell_type`): one row per cell per frame
+Input: the tracks table (`marrowflow.track.track_cells` + `cell_type`): one row per cell per frame
 with `frame, time_h, track_id, parent_track_id, cell_type` and optionally `sample` (every
 function works per sample). Tracks follow the Cell Tracking Challenge convention: a parent with
 two or more children divided; a parent with one child is the same cell seen again after a gap
@@ -26,8 +26,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from marrowflow.errors import InputError
 from marrowflow.contract import UNKNOWN
+from marrowflow.errors import InputError
 
 __all__ = ["track_summary", "lineage_table", "cell_cycles", "count_types",
            "count_types_per_lineage", "fate_map", "production_rates"]
@@ -40,7 +40,7 @@ def _check(tracks: pd.DataFrame, need_type: bool = True) -> None:
     missing = [c for c in need if c not in tracks.columns]
     if missing:
         raise InputError(f"tracks table: column(s) {missing} missing; found {list(tracks.columns)}. "
-                         "It must come from the track step (pipeline.track.track_cells + cell types)")
+                         "It must come from the track step (marrowflow.track.track_cells + cell types)")
 
 
 def _per_sample(tracks: pd.DataFrame, fn: Callable[[pd.DataFrame], pd.DataFrame]) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """Per-cell measurements: position, size, shape and background-corrected marker means."""
 
-from marrowflow.measure.cells import BackgroundParams, measure_columns, measure_frame, measure_movie
+from marrowflow.measure.cells import BackgroundParams, MeasureParams, measure_columns, measure_frame, measure_movie
 
 __all__ = [
-    "BackgroundParams", "measure_columns", "measure_frame", "measure_movie",
+    "BackgroundParams", "MeasureParams", "measure_columns", "measure_frame", "measure_movie",
 ]

@@ -6,7 +6,7 @@ regionprops, which is ~5x slower for these); solidity from `skimage.measure.regi
 Works on 2D (Y, X) and 3D (Z, Y, X) label images; in 3D the columns gain `z` and `volume_um3`,
 and `eccentricity` (2D only in scikit-image) is NaN.
 
-Background (config `measure.background: local`, the default): uneven illumination and
+Background (`MeasureParams.background`, config `measure.background`: local, the default): uneven illumination and
 out-of-focus light add a smooth, position-dependent offset to every pixel, so raw cell means of a
 marker no cell expresses spread with the background alone and automatic thresholds split them.
 Per channel and frame, the image is binned into small bins (the exclusion margin wide); bins
@@ -25,7 +25,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -35,10 +35,10 @@ from skimage.measure import regionprops_table
 from tqdm.auto import tqdm
 
 from marrowflow.errors import ConfigError, InputError
+from marrowflow.schema import as_params, check_choice, config_section, schema_fields
 
-__all__ = ["BackgroundParams", "measure_frame", "measure_movie", "measure_columns"]
+__all__ = ["BackgroundParams", "MeasureParams", "measure_frame", "measure_movie", "measure_columns"]
 
-BACKGROUND_MODES = ("local", "none")
 MIN_BACKGROUND_FRACTION = 0.05  # a block needs this share of its bins away from all objects
 
 
@@ -56,6 +56,35 @@ def measure_columns(channel_names: Sequence[str], ndim: int = 2) -> dict[str, st
     return cols
 
 
+_schema = schema_fields("measure")
+
+
+@dataclass(frozen=True)
+class MeasureParams:
+    """The config's `measure` section: background correction, sizes in µm with pixel fallbacks
+    for movies without a pixel size (defaults from the schema, which documents each key)."""
+
+    SECTION: ClassVar[str] = "measure"
+
+    background: str = _schema("background")
+    background_block_um: float = _schema("background_block_um")
+    background_block_px: int = _schema("background_block_px")
+    background_margin_um: float = _schema("background_margin_um")
+    background_margin_px: int = _schema("background_margin_px")
+
+    def __post_init__(self) -> None:
+        check_choice(self.SECTION, "background", self.background)
+        for key in ("background_block_um", "background_block_px", "background_margin_um", "background_margin_px"):
+            v = getattr(self, key)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not v > 0:
+                raise ConfigError(f"measure.{key} is {v!r}; expected a number > 0")
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any] | None) -> MeasureParams:
+        """From the `measure` section; unknown keys raise ConfigError."""
+        return config_section(cls, section)
+
+
 @dataclass(frozen=True)
 class BackgroundParams:
     """Local background estimation in pixels (see the module docstring).
@@ -64,35 +93,27 @@ class BackgroundParams:
     axis ([Z,] Y, X); `local` False means no correction.
     """
 
-    local: bool = True
-    bin_px: tuple[int, ...] = (3, 3)
-    block_bins: tuple[int, ...] = (21, 21)
+    local: bool
+    bin_px: tuple[int, ...]
+    block_bins: tuple[int, ...]
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any] | None, *, ndim: int = 2, pixel_size_um: float | None = None,
-                    z_step_um: float | None = None) -> BackgroundParams:
-        """Convert the config's `measure` section to pixels for a `ndim`-D label image.
+    def from_config(cls, params: MeasureParams | Mapping[str, Any] | None, *, ndim: int = 2,
+                    pixel_size_um: float | None = None, z_step_um: float | None = None) -> BackgroundParams:
+        """Convert the `measure` parameters to pixels for a `ndim`-D label image.
 
         Sizes in µm (`background_block_um`, `background_margin_um`) are used when the pixel size is
-        known (in Z: the z step), else the `_px` fallbacks. Raises ConfigError on a bad value.
+        known (in Z: the z step), else the `_px` fallbacks.
         """
-        cfg = dict(cfg or {})
-        mode = cfg.get("background", "local")
-        if mode not in BACKGROUND_MODES:
-            raise ConfigError(f"measure.background is {mode!r}; allowed: {', '.join(BACKGROUND_MODES)}. "
-                              "Fix it in config.yaml.")
+        p = as_params(MeasureParams, params)
+        steps = ([z_step_um] if ndim == 3 else []) + [pixel_size_um] * 2
         sizes = {}
-        for key, default_um, default_px in (("block", 20.0, 32), ("margin", 2.0, 3)):
-            um = cfg.get(f"background_{key}_um", default_um)
-            px = cfg.get(f"background_{key}_px", default_px)
-            for name, v in ((f"background_{key}_um", um), (f"background_{key}_px", px)):
-                if not isinstance(v, (int, float)) or isinstance(v, bool) or not v > 0:
-                    raise ConfigError(f"measure.{name} is {v!r}; expected a number > 0. Fix it in config.yaml.")
-            steps = ([z_step_um] if ndim == 3 else []) + [pixel_size_um] * 2
+        for key in ("block", "margin"):
+            um, px = getattr(p, f"background_{key}_um"), getattr(p, f"background_{key}_px")
             sizes[key] = [max(1, int(round(um / step))) if step else int(round(px)) for step in steps]
         bins = tuple(sizes["margin"])
         blocks = tuple(max(1, int(round(b / m))) for b, m in zip(sizes["block"], bins))
-        return cls(local=mode == "local", bin_px=bins, block_bins=blocks)
+        return cls(local=p.background == "local", bin_px=bins, block_bins=blocks)
 
 
 def _bin_reduce(image: np.ndarray, bin_px: Sequence[int], ufunc: np.ufunc, dtype: type) -> np.ndarray:
@@ -234,7 +255,7 @@ def _check_inputs(labels: np.ndarray, image: np.ndarray, channel_names: Sequence
     if image.shape[0] != len(channel_names):
         raise InputError(
             f"image: {image.shape[0]} channel(s) but {len(channel_names)} channel name(s) "
-            f"{list(channel_names)}; set `channels` in config.yaml to match the movie."
+            f"{list(channel_names)}; give one channel name per channel of the movie (config key `channels`)."
         )
     if not np.issubdtype(labels.dtype, np.integer):
         raise InputError(f"labels: expected an integer label image, found dtype {labels.dtype}.")
@@ -249,7 +270,7 @@ def measure_frame(
     time_h: float | None,
     pixel_size_um: float | None = None,
     z_step_um: float | None = None,
-    cfg: Mapping[str, Any] | None = None,
+    params: MeasureParams | Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Measure every object of one frame.
 
@@ -258,15 +279,15 @@ def measure_frame(
     `frame, time_h, label, [z], y, x, area_px, area_um2, [volume_um3], eccentricity, solidity,
     major_axis_px, mean_<channel>..., bg_<channel>...`. Coordinates are centroids in pixels;
     `area_um2` (2D: the object's area; 3D: its voxel count times the YX pixel area) and
-    `volume_um3` are NaN when the pixel size (or, for volume, the z step) is unknown. `cfg` is the
-    config's `measure` section (None: defaults, i.e. local background correction): `mean_<channel>`
-    is the mean inside the object minus the local background `bg_<channel>` (see the module
-    docstring). Inputs are not modified.
+    `volume_um3` are NaN when the pixel size (or, for volume, the z step) is unknown. `params`: the
+    `measure` parameters (or the config section; None: the defaults, i.e. local background
+    correction): `mean_<channel>` is the mean inside the object minus the local background
+    `bg_<channel>` (see the module docstring). Inputs are not modified.
     """
     labels = np.asarray(labels)
     image = np.asarray(image)
     _check_inputs(labels, image, channel_names)
-    bg_params = BackgroundParams.from_config(cfg, ndim=labels.ndim, pixel_size_um=pixel_size_um,
+    bg_params = BackgroundParams.from_config(params, ndim=labels.ndim, pixel_size_um=pixel_size_um,
                                              z_step_um=z_step_um)
     columns = measure_columns(channel_names, labels.ndim)
     if not labels.any():
@@ -318,17 +339,18 @@ def measure_movie(
     pixel_size_um: float | None = None,
     z_step_um: float | None = None,
     n_frames: int | None = None,
-    cfg: Mapping[str, Any] | None = None,
+    params: MeasureParams | Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Measure a movie frame by frame (streaming: one frame in memory at a time).
 
     `movie_frames` yields (C, [Z], Y, X) arrays and `label_frames` the matching ([Z], Y, X) label
-    images, in frame order starting at frame 0 (e.g. a `pipeline.io.Movie` and a `LabelStack`).
-    `n_frames` only sizes the progress bar (shown on a terminal only); `cfg` is the config's
-    `measure` section (see `measure_frame`). Returns the
+    images, in frame order starting at frame 0 (e.g. a `marrowflow.io.Movie` and a `LabelStack`).
+    `n_frames` only sizes the progress bar (shown on a terminal only); `params`: the `measure`
+    parameters (see `measure_frame`). Returns the
     concatenated table sorted by frame, label; `time_h` = frame * time_step_h (NaN if unknown).
     Raises InputError when the two iterables have different lengths.
     """
+    params = as_params(MeasureParams, params)
     tables = []
     movie_it, label_it = iter(movie_frames), iter(label_frames)
     bar = tqdm(total=n_frames, desc="measure", unit="frame", disable=None)
@@ -349,7 +371,7 @@ def measure_movie(
             time_h = None if time_step_h is None else frame * float(time_step_h)
             df = measure_frame(
                 labels, image, channel_names=channel_names, frame=frame, time_h=time_h,
-                pixel_size_um=pixel_size_um, z_step_um=z_step_um, cfg=cfg,
+                pixel_size_um=pixel_size_um, z_step_um=z_step_um, params=params,
             )
             ndim = np.ndim(labels)
             tables.append(df)

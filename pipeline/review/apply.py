@@ -8,10 +8,10 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from marrowflow.contract import UNKNOWN
 from marrowflow.errors import InputError
 from marrowflow.review.files import Review, ReviewWarning
 from marrowflow.review.track_edits import apply_track_edits
-from marrowflow.contract import UNKNOWN
 
 
 def apply_label_review(labels_frame: np.ndarray, t: int, review: Review) -> np.ndarray:
@@ -27,9 +27,9 @@ def apply_label_review(labels_frame: np.ndarray, t: int, review: Review) -> np.n
 
 def apply_type_review(cells: pd.DataFrame, review: Review) -> pd.DataFrame:
     """Reviewed cells get the reviewer's `cell_type`, type_score 1 and type_source 'review';
-    rows of the review naming no cell are ignored. Returns a new table in the same row order.
-
-    (Same rule as `pipeline.classify.apply_reviewed_types`, without importing the classifier.)
+    rows of the review naming no cell are ignored (the last row of a (frame, label) wins).
+    Returns a new table in the same row order. Reviewed types win over every classifier: the
+    classify step and the review plugin both apply them with this function.
     """
     out = cells.copy()
     if len(review.cell_types) == 0:
@@ -54,7 +54,7 @@ def apply_track_review(tracks: pd.DataFrame, review: Review) -> pd.DataFrame:
     """Honour the reviewed track edits (splits, joins, parents, deletions) on a tracks table.
 
     Where an edit leaves a track skipping frames (a deleted middle cell, a join across a gap), the
-    part after the gap becomes a daughter track (`pipeline.track.split_gaps`), as the tracker does
+    part after the gap becomes a daughter track (`marrowflow.track.split_gaps`), as the tracker does
     for gap-closing links, so the result is valid for the CTC export.
     """
     out = apply_track_edits(tracks, review.track_edits)
@@ -68,7 +68,7 @@ def apply_track_review(tracks: pd.DataFrame, review: Review) -> pd.DataFrame:
 
 def review_fixed_links(review: Review, cells: pd.DataFrame | None = None) -> pd.DataFrame:
     """Confirmed links (`link`/`divide` not undone by a later `unlink` or `delete`) as
-    `frame, label, next_frame, next_label` for `pipeline.track.track_cells(fixed_links=...)`.
+    `frame, label, next_frame, next_label` for `marrowflow.track.track_cells(fixed_links=...)`.
 
     With `cells` (frame, label), links naming a cell it lacks are dropped with a ReviewWarning."""
     links: dict[tuple[int, int, int, int], bool] = {}

@@ -5,7 +5,7 @@ Built-in names (`nuclei`, `cyto3`, ...) are downloaded by cellpose into ~/.cellp
 first use, which needs internet; a path must exist (cellpose itself would only log and try to
 download, so it is checked here).
 
-Config keys (`segmentation.cellpose`, defaults in `CELLPOSE_KEYS`): `model`, `diameter_um`
+Parameters (`CellposeParams`, the config's `segmentation.cellpose`): `model`, `diameter_um`
 (null: the diameter the model was trained on), `flow_threshold`, `cellprob_threshold`,
 `min_size_px`, `niter` (steps of following the flows; null: cellpose's 200 times the
 resize factor; long, thin cells need more, e.g. 2000), `unconverged_min_size_px` (null: off;
@@ -18,32 +18,52 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
 from marrowflow.errors import ConfigError
+from marrowflow.schema import as_params, check_choice, config_section, schema_fields
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CELLPOSE_KEYS", "CellposeSegmenter", "add_unconverged_objects", "resolve_device"]
+__all__ = ["CellposeParams", "CellposeSegmenter", "add_unconverged_objects", "resolve_device"]
 
-CELLPOSE_KEYS: dict[str, object] = {
-    "model": "nuclei",
-    "diameter_um": None,
-    "flow_threshold": 0.4,
-    "cellprob_threshold": 0.0,
-    "min_size_px": 15,
-    "niter": None,
-    "unconverged_min_size_px": None,
-    "channels": [0, 0],
-    "do_3D": False,
-    "stitch_threshold": 0.0,
-    "anisotropy": None,
-    "gpu": "auto",
-    "batch_size": 8,
-    "augment": False,
-}
+_schema = schema_fields("segmentation.cellpose")
+
+
+@dataclass(frozen=True)
+class CellposeParams:
+    """The cellpose backend's parameters (the config's `segmentation.cellpose`; defaults from the
+    schema, which documents each key)."""
+
+    SECTION: ClassVar[str] = "segmentation.cellpose"
+
+    model: str = _schema("model")
+    diameter_um: float | None = _schema("diameter_um")
+    flow_threshold: float = _schema("flow_threshold")
+    cellprob_threshold: float = _schema("cellprob_threshold")
+    min_size_px: int = _schema("min_size_px")
+    niter: int | None = _schema("niter")
+    unconverged_min_size_px: int | None = _schema("unconverged_min_size_px")
+    channels: tuple[int, int] = _schema("channels")
+    do_3D: bool = _schema("do_3D")
+    stitch_threshold: float = _schema("stitch_threshold")
+    anisotropy: float | None = _schema("anisotropy")
+    gpu: bool | str = _schema("gpu")
+    batch_size: int = _schema("batch_size")
+    augment: bool = _schema("augment")
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "channels", tuple(self.channels))  # hashable, whatever the config gives
+        check_choice(self.SECTION, "gpu", self.gpu)
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any] | None) -> CellposeParams:
+        """From the `segmentation.cellpose` section; unknown keys raise ConfigError."""
+        return config_section(cls, section)
 
 
 def add_unconverged_objects(masks: np.ndarray, cellprob: np.ndarray, cellprob_threshold: float,
@@ -70,8 +90,7 @@ def resolve_device(gpu: bool | str):
     """torch device for the `gpu` setting: `auto` uses a GPU when one is visible; true requires one."""
     import torch
 
-    if gpu not in ("auto", True, False):
-        raise ConfigError(f"segmentation.cellpose.gpu is {gpu!r}; allowed: auto, true, false")
+    check_choice("segmentation.cellpose", "gpu", gpu)
     has_cuda = torch.cuda.is_available()
     has_mps = bool(getattr(torch.backends, "mps", None)) and torch.backends.mps.is_available()
     if gpu is True and not (has_cuda or has_mps):
@@ -99,22 +118,19 @@ def _model_source(model: str) -> tuple[str, bool]:
             f"segmentation.cellpose.model: weights file {model!r} does not exist "
             f"(expected a file of trained cellpose weights, e.g. resources/models/<name>/<name>, "
             "or a built-in model name such as nuclei or cyto3). "
-            "Fix the path, train a model with `pipeline.train.train_cellpose`, or use a built-in name.")
+            "Fix the path, train a model with `marrowflow.segment.train.train_cellpose`, or use a built-in name.")
     return model, True
 
 
 class CellposeSegmenter:
     """A cellpose model loaded once; `.segment(image)` labels one frame (Y, X) or (Z, Y, X)."""
 
-    def __init__(self, params: Mapping | None = None, *, pixel_size_um: float | Sequence[float] | None = None):
-        params = dict(params or {})
-        unknown = sorted(set(params) - set(CELLPOSE_KEYS))
-        if unknown:
-            raise ConfigError(f"segmentation.cellpose: unknown key(s) {unknown}; allowed: {sorted(CELLPOSE_KEYS)}")
-        self.params = {**CELLPOSE_KEYS, **params}
+    def __init__(self, params: CellposeParams | Mapping[str, Any] | None = None, *,
+                 pixel_size_um: float | Sequence[float] | None = None):
+        self.params: CellposeParams = as_params(CellposeParams, params)
         self.pixel_size_um = pixel_size_um
-        source, builtin = _model_source(self.params["model"])
-        device = resolve_device(self.params["gpu"])
+        source, builtin = _model_source(self.params.model)
+        device = resolve_device(self.params.gpu)
         from cellpose import models
 
         try:
@@ -128,18 +144,18 @@ class CellposeSegmenter:
                 "weights.") from exc
 
     def _diameter_px(self) -> float | None:
-        d = self.params["diameter_um"]
+        d = self.params.diameter_um
         if d is None:
             return None
         if self.pixel_size_um is None:
             raise ConfigError("segmentation.cellpose.diameter_um is set but the movie's pixel size is "
-                              "unknown; set image.pixel_size_um in config.yaml or diameter_um: null")
+                              "unknown; give the pixel size (config key image.pixel_size_um) or set diameter_um: null")
         yx = float(np.atleast_1d(self.pixel_size_um)[-1])
         return float(d) / yx
 
     def _anisotropy(self) -> float | None:
-        if self.params["anisotropy"] is not None:
-            return float(self.params["anisotropy"])
+        if self.params.anisotropy is not None:
+            return float(self.params.anisotropy)
         size = np.atleast_1d(self.pixel_size_um) if self.pixel_size_um is not None else None
         if size is not None and size.size == 3:
             return float(size[0] / size[-1])
@@ -154,18 +170,18 @@ class CellposeSegmenter:
             raise ValueError(f"cellpose backend takes a 2D or 3D frame, got shape {image.shape}")
         p = self.params
         is_3d = image.ndim == 3
-        if is_3d and not p["do_3D"] and not p["stitch_threshold"]:
+        if is_3d and not p.do_3D and not p.stitch_threshold:
             raise ConfigError("segmentation.cellpose: the frame is 3D; set do_3D: true or "
                               "stitch_threshold > 0 (e.g. 0.5)")
         masks, flows = self.model.eval(
-            np.asarray(image, dtype=np.float32), channels=list(p["channels"]),
+            np.asarray(image, dtype=np.float32), channels=list(p.channels),
             z_axis=0 if is_3d else None, diameter=self._diameter_px(),
-            flow_threshold=p["flow_threshold"], cellprob_threshold=p["cellprob_threshold"],
-            min_size=p["min_size_px"], niter=p["niter"], do_3D=bool(p["do_3D"]) and is_3d,
-            stitch_threshold=p["stitch_threshold"] if is_3d else 0.0,
-            anisotropy=self._anisotropy(), batch_size=p["batch_size"], augment=p["augment"])[:2]
+            flow_threshold=p.flow_threshold, cellprob_threshold=p.cellprob_threshold,
+            min_size=p.min_size_px, niter=p.niter, do_3D=bool(p.do_3D) and is_3d,
+            stitch_threshold=p.stitch_threshold if is_3d else 0.0,
+            anisotropy=self._anisotropy(), batch_size=p.batch_size, augment=p.augment)[:2]
         masks = np.asarray(masks).reshape(image.shape)
-        if p["unconverged_min_size_px"] is not None:
+        if p.unconverged_min_size_px is not None:
             cellprob = np.asarray(flows[2], dtype=np.float32).reshape(image.shape)
-            masks = add_unconverged_objects(masks, cellprob, p["cellprob_threshold"], p["unconverged_min_size_px"])
+            masks = add_unconverged_objects(masks, cellprob, p.cellprob_threshold, p.unconverged_min_size_px)
         return relabel_sequential(masks.astype(np.uint32))[0].astype(np.uint32)

@@ -36,44 +36,72 @@ when the pixel size is known and pixels otherwise (logged). The pixel size may b
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy import ndimage as ndi
 from skimage import filters, morphology, segmentation, transform
 
 from marrowflow.errors import ConfigError
+from marrowflow.schema import check_choice, check_keys
+from marrowflow.segment.presets import classic_params
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CLASSIC_KEYS", "segment_classic", "spacing_for"]
+__all__ = ["ClassicParams", "segment_classic", "spacing_for"]
 
-# Every parameter of `segment_classic` with its built-in value (presets override these).
-CLASSIC_KEYS: dict[str, object] = {
-    "units": "auto",
-    "background_radius_um": None,
-    "flatten_lines": False,
-    "smooth_sigma_um": 0.5,
-    "threshold_method": "otsu",
-    "threshold_scale": 1.0,
-    "log_transform": False,
-    "fill_holes": True,
-    "intensity_weight": 0.0,
-    "seed_sigma_um": 0.5,
-    "seed_h_um": 0.5,
-    "min_seed_distance_um": 2.0,
-    "seed_resolution_um": 0.5,
-    "compactness": 0.0,
-    "boundary_fraction": None,
-    "outline_sigma_um": None,
-    "min_diameter_um": 2.0,
-    "min_diameter_border_um": None,
-    "border_threshold_scale": None,
-    "max_diameter_um": None,
-    "min_contrast_snr": None,
-    "exclude_border": False,
-}
+
+@dataclass(frozen=True)
+class ClassicParams:
+    """Every parameter of `segment_classic` (the config's `segmentation.classic` section, see the
+    module docstring), with its built-in value: the schema gives these keys no default, a preset
+    overrides them and the section's own keys override the preset."""
+
+    SECTION: ClassVar[str] = "segmentation.classic"
+    CONFIG_KEYS: ClassVar[tuple[str, ...]] = ("preset",)  # expanded into the fields by `from_config`
+
+    units: str = "auto"
+    background_radius_um: float | None = None
+    flatten_lines: bool = False
+    smooth_sigma_um: float = 0.5
+    threshold_method: str = "otsu"
+    threshold_scale: float = 1.0
+    log_transform: bool = False
+    fill_holes: bool = True
+    intensity_weight: float = 0.0
+    seed_sigma_um: float = 0.5
+    seed_h_um: float = 0.5
+    min_seed_distance_um: float = 2.0
+    seed_resolution_um: float = 0.5
+    compactness: float = 0.0
+    boundary_fraction: float | None = None
+    outline_sigma_um: float | None = None
+    min_diameter_um: float | None = 2.0
+    min_diameter_border_um: float | None = None
+    border_threshold_scale: float | None = None
+    max_diameter_um: float | None = None
+    min_contrast_snr: float | None = None
+    exclude_border: bool = False
+
+    def __post_init__(self) -> None:
+        check_choice(self.SECTION, "units", self.units)
+        check_choice(self.SECTION, "threshold_method", self.threshold_method)
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any] | None) -> ClassicParams:
+        """The `segmentation.classic` section: its preset's values (`preset` left out: the schema's
+        default preset; null: none) overridden by its other keys, the rest built-in."""
+        return cls().replace(**classic_params(section))
+
+    def replace(self, **changes: Any) -> ClassicParams:
+        """A copy with some parameters changed; an unknown name raises ConfigError."""
+        check_keys(changes, [f.name for f in dataclasses.fields(self)], self.SECTION)
+        return dataclasses.replace(self, **changes)
+
 
 def _noise_level(work: np.ndarray) -> tuple[float, float]:
     """Background level (median) and noise SD (MAD of the pixels below the median)."""
@@ -100,11 +128,11 @@ def spacing_for(ndim: int, pixel_size_um: float | Sequence[float] | None, units:
     if units == "px" or (units == "auto" and pixel_size_um is None):
         if units == "auto":
             log.warning("pixel size unknown: classic segmentation sizes are read as pixels "
-                        "(set image.pixel_size_um in config.yaml to use µm)")
+                        "(give the pixel size, config key image.pixel_size_um, to use µm)")
         return np.ones(ndim)
     if pixel_size_um is None:
         raise ConfigError("segmentation.classic.units is 'um' but the movie has no pixel size; "
-                          "set image.pixel_size_um in config.yaml or use units: px")
+                          "give the pixel size (config key image.pixel_size_um) or set units: px")
     size = np.atleast_1d(np.asarray(pixel_size_um, dtype=float))
     if size.size == 1:
         size = np.repeat(size, ndim)
@@ -135,63 +163,57 @@ def _equivalent_diameter(volume_px: np.ndarray, spacing: np.ndarray) -> np.ndarr
     return (6.0 * size / np.pi) ** (1.0 / 3.0)
 
 
-def segment_classic(image: np.ndarray, *, pixel_size_um: float | Sequence[float] | None = None,
-                    **params) -> np.ndarray:
+def segment_classic(image: np.ndarray, params: ClassicParams | None = None, *,
+                    pixel_size_um: float | Sequence[float] | None = None, **changes: Any) -> np.ndarray:
     """Label the objects of one frame (Y, X) or (Z, Y, X); returns uint32 labels 1..N.
 
-    `params` are the keys of `CLASSIC_KEYS` (missing ones take the built-in values); unknown keys
-    raise ConfigError.
+    `params` (default: the built-in values) with the keyword `changes` applied (names of
+    `ClassicParams` fields; an unknown one raises ConfigError).
     """
-    unknown = sorted(set(params) - set(CLASSIC_KEYS))
-    if unknown:
-        raise ConfigError(f"segmentation.classic: unknown key(s) {unknown}; allowed: {sorted(CLASSIC_KEYS)}")
-    p = {**CLASSIC_KEYS, **params}
+    p = (params or ClassicParams()).replace(**changes)
     if image.ndim not in (2, 3):
         raise ValueError(f"segment_classic takes a 2D or 3D frame, got shape {image.shape}")
-    if p["threshold_method"] not in (*_THRESHOLDS, "noise"):
-        raise ConfigError(f"segmentation.classic.threshold_method is {p['threshold_method']!r}; "
-                          f"allowed: {sorted((*_THRESHOLDS, 'noise'))}")
-    spacing = spacing_for(image.ndim, pixel_size_um, p["units"])
+    spacing = spacing_for(image.ndim, pixel_size_um, p.units)
 
     img = np.asarray(image, dtype=np.float32)
-    if p["background_radius_um"]:
-        img = img - _background(img, p["background_radius_um"] / spacing)
-    if p["flatten_lines"]:  # camera stripes and edge gradients: remove each row's / column's median
+    if p.background_radius_um:
+        img = img - _background(img, p.background_radius_um / spacing)
+    if p.flatten_lines:  # camera stripes and edge gradients: remove each row's / column's median
         img = img - np.median(img, axis=-1, keepdims=True)
         img = img - np.median(img, axis=-2, keepdims=True)
-    smooth = ndi.gaussian_filter(img, p["smooth_sigma_um"] / spacing) if p["smooth_sigma_um"] else img.copy()
-    work = np.log1p(np.maximum(smooth - smooth.min(), 0)) if p["log_transform"] else smooth
+    smooth = ndi.gaussian_filter(img, p.smooth_sigma_um / spacing) if p.smooth_sigma_um else img.copy()
+    work = np.log1p(np.maximum(smooth - smooth.min(), 0)) if p.log_transform else smooth
     if float(work.max()) == float(work.min()):
         return np.zeros(image.shape, np.uint32)
-    if p["threshold_method"] == "noise":
+    if p.threshold_method == "noise":
         level, sd = _noise_level(work)
         thr = level + sd
     else:
-        thr = _THRESHOLDS[p["threshold_method"]](work)
+        thr = _THRESHOLDS[p.threshold_method](work)
         level = float(np.median(work[work <= thr]))
     # scale the threshold's height above the background level
-    mask = work > level + p["threshold_scale"] * (thr - level)
-    if p["border_threshold_scale"] is not None:
-        mask |= _edge_slivers(work > level + p["border_threshold_scale"] * (thr - level), mask)
-    if p["log_transform"]:  # boundary refinement works on intensities
+    mask = work > level + p.threshold_scale * (thr - level)
+    if p.border_threshold_scale is not None:
+        mask |= _edge_slivers(work > level + p.border_threshold_scale * (thr - level), mask)
+    if p.log_transform:  # boundary refinement works on intensities
         thr, level = float(np.expm1(thr) + smooth.min()), float(np.expm1(level) + smooth.min())
-    if p["fill_holes"]:
+    if p.fill_holes:
         mask = ndi.binary_fill_holes(mask)
     if not mask.any():
         return np.zeros(image.shape, np.uint32)
 
     # seed landscape: distance to background (µm), optionally mixed with normalised intensity
     dist = ndi.distance_transform_edt(mask, sampling=spacing).astype(np.float32)
-    if p["seed_sigma_um"]:
-        dist = ndi.gaussian_filter(dist, p["seed_sigma_um"] / spacing)
+    if p.seed_sigma_um:
+        dist = ndi.gaussian_filter(dist, p.seed_sigma_um / spacing)
     land = dist
-    if p["intensity_weight"]:
+    if p.intensity_weight:
         lo, hi = np.percentile(smooth[mask], [1, 99])
         inten = np.clip((smooth - lo) / max(hi - lo, 1e-6), 0, 1)
-        land = (1 - p["intensity_weight"]) * dist + p["intensity_weight"] * inten * float(dist.max())
+        land = (1 - p.intensity_weight) * dist + p.intensity_weight * inten * float(dist.max())
     land = np.where(mask, land, 0).astype(np.float32)
-    step = np.maximum(np.floor(p["seed_resolution_um"] / spacing), 1).astype(int)
-    seeds = _seeds(land, mask, p["seed_h_um"], p["min_seed_distance_um"] / spacing, step)
+    step = np.maximum(np.floor(p.seed_resolution_um / spacing), 1).astype(int)
+    seeds = _seeds(land, mask, p.seed_h_um, p.min_seed_distance_um / spacing, step)
     # a foreground component without a seed (thinner than seed_h) becomes one object
     comps, n_comps = ndi.label(mask)
     seeded = np.zeros(n_comps + 1, bool)
@@ -200,16 +222,16 @@ def segment_classic(image: np.ndarray, *, pixel_size_um: float | Sequence[float]
     if lone.any():
         extra, _ = ndi.label(lone)
         seeds = np.where(lone, extra + int(seeds.max()), seeds)
-    labels = segmentation.watershed(-land, seeds, mask=mask, compactness=p["compactness"])
-    if p["boundary_fraction"] is not None:
-        labels = _refine_boundaries(labels, smooth, level, thr, p["boundary_fraction"])
+    labels = segmentation.watershed(-land, seeds, mask=mask, compactness=p.compactness)
+    if p.boundary_fraction is not None:
+        labels = _refine_boundaries(labels, smooth, level, thr, p.boundary_fraction)
 
-    if p["outline_sigma_um"]:
-        labels = _smooth_outlines(labels, p["outline_sigma_um"] / spacing)
-    labels = _size_filter(labels, spacing, p["min_diameter_um"], p["max_diameter_um"], p["min_diameter_border_um"])
-    if p["min_contrast_snr"] is not None:
-        labels = _contrast_filter(labels, smooth, p["min_contrast_snr"])
-    if p["exclude_border"]:
+    if p.outline_sigma_um:
+        labels = _smooth_outlines(labels, p.outline_sigma_um / spacing)
+    labels = _size_filter(labels, spacing, p.min_diameter_um, p.max_diameter_um, p.min_diameter_border_um)
+    if p.min_contrast_snr is not None:
+        labels = _contrast_filter(labels, smooth, p.min_contrast_snr)
+    if p.exclude_border:
         labels = segmentation.clear_border(labels)
     relabelled, _, _ = segmentation.relabel_sequential(labels)
     return relabelled.astype(np.uint32)

@@ -19,7 +19,8 @@ import numpy as np
 __all__ = ["overlap_table", "seg_sums", "seg_score", "match_f1", "restrict_to_annotated"]
 
 
-def overlap_table(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def overlap_table(pred: np.ndarray, gt: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Pixel overlaps of every (gt, pred) label pair that overlaps.
 
     Returns (gt_ids, pred_ids, intersections, gt_sizes[gt_ids], pred_sizes[pred_ids]) with one

@@ -9,7 +9,7 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from marrowflow.io import LabelStackWriter, Movie, MovieMetadata
-from marrowflow.segment.segmenter import make_segmenter
+from marrowflow.segment.segmenter import SegmentationParams, make_segmenter
 
 
 def physical_pixel_size(meta: MovieMetadata) -> float | tuple[float, float, float] | None:
@@ -21,9 +21,10 @@ def physical_pixel_size(meta: MovieMetadata) -> float | tuple[float, float, floa
     return meta.pixel_size_um
 
 
-def segment_movie(movie: Movie, params: Mapping[str, Any], *, channel: int, out_path: str | Path,
-                  frames: range | None = None) -> None:
-    """Segment channel `channel` of `frames` (default: all) of `movie` and write them to `out_path`.
+def segment_movie(movie: Movie, params: SegmentationParams | Mapping[str, Any] | None, *, channel: int,
+                  out_path: str | Path, frames: range | None = None) -> None:
+    """Segment channel `channel` of `frames` (default: all) of `movie` with `params` (the
+    `segmentation` section) and write them to `out_path`.
 
     The model (cellpose) is loaded once; frames are read, segmented and written one at a time.
     A frame range writes a chunk whose stack holds just those frames, in order.

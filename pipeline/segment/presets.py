@@ -11,9 +11,11 @@ from pathlib import Path
 import yaml
 
 from marrowflow.errors import ConfigError
-from marrowflow.segment.classic import CLASSIC_KEYS
+from marrowflow.schema import section_defaults, section_schema
 
 PRESET_DIR: Traversable = resources.files("marrowflow.segment") / "presets"
+# the keys a preset may set: those of `segmentation.classic` but the preset itself
+PRESET_KEYS: tuple[str, ...] = tuple(k for k in section_schema("segmentation.classic")["properties"] if k != "preset")
 
 
 def list_presets() -> list[str]:
@@ -32,16 +34,17 @@ def load_preset(name: str) -> dict:
     params = doc.get("params")
     if not isinstance(params, dict):
         raise ConfigError(f"{path}: expected a mapping under the key 'params', found {params!r}")
-    unknown = sorted(set(params) - set(CLASSIC_KEYS))
+    unknown = sorted(set(params) - set(PRESET_KEYS))
     if unknown:
-        raise ConfigError(f"{path}: unknown key(s) {unknown} under 'params'; allowed: {sorted(CLASSIC_KEYS)}")
+        raise ConfigError(f"{path}: unknown key(s) {unknown} under 'params'; allowed: {sorted(PRESET_KEYS)}")
     return params
 
 
 def classic_params(classic: Mapping | None) -> dict:
-    """Preset values overridden by the explicit keys of `segmentation.classic`."""
+    """Preset values overridden by the explicit keys of `segmentation.classic` (without a
+    `preset` key: the schema's default preset)."""
     classic = dict(classic or {})
-    preset = classic.pop("preset", "fluo_nuclei")
+    preset = classic.pop("preset", section_defaults("segmentation.classic")["preset"])
     base = load_preset(preset) if preset else {}
     return {**base, **classic}
 

@@ -1,6 +1,6 @@
 """Retraining a cellpose model from reviewed (human-corrected) frames.
 
-Review folder format (written by the napari review plugin / `pipeline.review`; agreed by file
+Review folder format (written by `marrowflow.review`, e.g. from the review plugin; agreed by file
 format only):
 
     reviews/<sample>/labels.tif           uint32 label stack T,Y,X (or T,Z,Y,X), one frame per
@@ -11,7 +11,8 @@ format only):
 `collect_reviewed_frames` pairs each reviewed frame's labels with the movie frame's
 segmentation channel; `train_cellpose` trains (or fine-tunes) a cellpose 3 network on them with
 `cellpose.train.train_seg` on CPU (forward pass in bfloat16 autocast, loss in fp32) or GPU, seeded,
-and writes `<out_dir>/weights.pth` plus `<out_dir>/training.json` (config, seed, data checksums,
+with the settings of a `SegmentationTrainingParams` (the config's `training.segmentation`), and
+writes `<out_dir>/weights.pth` plus `<out_dir>/training.json` (settings, seed, data checksums,
 versions, losses). Use `out_dir = resources/models/<name>` and point
 `segmentation.cellpose.model` at the weights file.
 """
@@ -19,6 +20,7 @@ versions, losses). Use `out_dir = resources/models/<name>` and point
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -26,20 +28,58 @@ import os
 import platform
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import tifffile
 
 from marrowflow.errors import ConfigError, InputError
+from marrowflow.schema import as_params, config_section, schema_fields
 
 log = logging.getLogger(__name__)
 
-__all__ = ["read_reviewed_frames", "collect_reviewed_frames", "low_contrast_copies", "train_cellpose",
-           "WEIGHTS_NAME"]
+__all__ = ["SegmentationTrainingParams", "read_reviewed_frames", "collect_reviewed_frames", "low_contrast_copies",
+           "train_cellpose", "WEIGHTS_NAME"]
 
 WEIGHTS_NAME = "weights.pth"
+
+_schema = schema_fields("training.segmentation")
+
+
+@dataclass(frozen=True)
+class SegmentationTrainingParams:
+    """Settings of `train_cellpose`: the config's `training.segmentation` keys (defaults from the
+    schema) and the optimiser's, which only the library sets (cellpose's usual values).
+
+    `base_weights`: None trains from scratch (`diam_mean` = object diameter in px the network
+    works at); a weights path or built-in name fine-tunes it. `contrast_copies` adds that many
+    low-contrast copies of each training image (`low_contrast_copies`). `name` names the model
+    folder the workflow writes (resources/models/<name>/).
+    """
+
+    SECTION: ClassVar[str] = "training.segmentation"
+
+    name: str = _schema("name")
+    base_weights: str | None = _schema("base_weights")
+    epochs: int = _schema("epochs")
+    seed: int = _schema("seed")
+    contrast_copies: int = _schema("contrast_copies")
+    learning_rate: float = 0.005
+    weight_decay: float = 1e-5
+    batch_size: int = 8
+    bsize: int = 128
+    diam_mean: float = 30.0
+    min_train_masks: int = 1
+    rescale: bool = True
+    nimg_per_epoch: int | None = None
+
+    @classmethod
+    def from_config(cls, section: Mapping[str, Any] | None) -> SegmentationTrainingParams:
+        """From the `training.segmentation` section; unknown keys raise ConfigError."""
+        return config_section(cls, section)
 
 
 def read_reviewed_frames(path: str | Path) -> list[int]:
@@ -61,7 +101,7 @@ def read_reviewed_frames(path: str | Path) -> list[int]:
 
 
 def _open_movie(movie):
-    """A Movie from a path (via pipeline.io) or an object that already has read_frame(t)."""
+    """A Movie from a path (via marrowflow.io) or an object that already has read_frame(t)."""
     if hasattr(movie, "read_frame"):
         return contextlib.nullcontext(movie)
     from marrowflow.io import open_movie
@@ -73,7 +113,7 @@ def collect_reviewed_frames(review_dirs: Sequence[str | Path], movies: Sequence,
                             channel: int = 0) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(images, masks) of every reviewed frame, review folder i paired with movie i.
 
-    `movies` are movie paths (opened with `pipeline.io.open_movie`) or Movie-like objects with
+    `movies` are movie paths (opened with `marrowflow.io.open_movie`) or Movie-like objects with
     `read_frame(t) -> (C, [Z], Y, X)`; `channel` is the index of the segmentation channel.
     Images are float32 (Y, X) or (Z, Y, X); masks are uint32 of the same shape.
     """
@@ -88,7 +128,7 @@ def collect_reviewed_frames(review_dirs: Sequence[str | Path], movies: Sequence,
             if not p.is_file():
                 raise InputError(f"{p} is missing: a review folder needs labels.tif (T,Y,X uint32) "
                                  "and reviewed_frames.txt (frame indices, one per line); save the "
-                                 "review from napari or remove the folder from the list")
+                                 "review again or remove the folder from the list")
         frames = read_reviewed_frames(frames_path)
         stack = tifffile.memmap(labels_path) if _is_memmappable(labels_path) else tifffile.imread(labels_path)
         if stack.ndim not in (3, 4):
@@ -199,23 +239,19 @@ def _bf16_forward(net, enabled: bool):
         del net.forward
 
 
-def train_cellpose(images: Sequence[np.ndarray], masks: Sequence[np.ndarray], *, out_dir: str | Path,
-                   base_weights: str | None = None, epochs: int = 100, seed: int = 0,
-                   learning_rate: float = 0.005, weight_decay: float = 1e-5, batch_size: int = 8,
-                   bsize: int = 128, diam_mean: float = 30.0, min_train_masks: int = 1,
-                   rescale: bool = True, nimg_per_epoch: int | None = None,
+def train_cellpose(images: Sequence[np.ndarray], masks: Sequence[np.ndarray],
+                   params: SegmentationTrainingParams | Mapping[str, Any] | None = None, *, out_dir: str | Path,
                    test_images: Sequence[np.ndarray] | None = None,
-                   test_masks: Sequence[np.ndarray] | None = None, contrast_copies: int = 0,
-                   gpu: bool | str = "auto", bf16: bool | str = "auto") -> Path:
+                   test_masks: Sequence[np.ndarray] | None = None, gpu: bool | str = "auto",
+                   bf16: bool | str = "auto", **changes: Any) -> Path:
     """Train a cellpose 3 network and return the path of its weights (`<out_dir>/weights.pth`).
 
-    `base_weights`: None trains from scratch (`diam_mean` = object diameter in px the network
-    works at); a weights path or built-in name fine-tunes it. On CPU the forward pass can run
-    under bfloat16 autocast with the loss in fp32 (`bf16`: True, False, or "auto" = only when
-    the CPU has native bf16 instructions; emulated bf16 was ~15x slower than fp32 on an AMD EPYC
-    without avx512_bf16). `contrast_copies` adds that many low-contrast copies of each training
-    image (`low_contrast_copies`). Seeded (numpy and torch). Writes `<out_dir>/training.json`
-    with the settings, seed, data checksums (of the given images), versions and losses.
+    `params` (default: the defaults of `SegmentationTrainingParams`) with the keyword `changes`
+    applied (e.g. `epochs=2`). On CPU the forward pass can run under bfloat16 autocast with the
+    loss in fp32 (`bf16`: True, False, or "auto" = only when the CPU has native bf16
+    instructions; emulated bf16 was ~15x slower than fp32 on an AMD EPYC without avx512_bf16).
+    Seeded (numpy and torch). Writes `<out_dir>/training.json` with the settings, seed, data
+    checksums (of the given images), versions and losses.
     """
     import cellpose
     import torch
@@ -226,37 +262,38 @@ def train_cellpose(images: Sequence[np.ndarray], masks: Sequence[np.ndarray], *,
     if len(images) != len(masks) or not images:
         raise InputError(f"train_cellpose needs matching, non-empty image and mask lists; got "
                          f"{len(images)} images and {len(masks)} masks")
+    p = dataclasses.replace(as_params(SegmentationTrainingParams, params), **changes)
     given_i, given_m = _as_2d(images, masks)
-    train_i, train_m = low_contrast_copies(given_i, given_m, contrast_copies, seed=seed)
+    train_i, train_m = low_contrast_copies(given_i, given_m, p.contrast_copies, seed=p.seed)
     test_i, test_m = _as_2d(test_images, test_masks) if test_images is not None else (None, None)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
+    np.random.seed(p.seed)
+    torch.manual_seed(p.seed)
     device = resolve_device(gpu)
     use_bf16 = device.type == "cpu" and (_native_bf16() if bf16 == "auto" else bool(bf16))
-    source = _model_source(base_weights)[0] if base_weights else False
+    source = _model_source(p.base_weights)[0] if p.base_weights else False
     model = models.CellposeModel(device=device, gpu=device.type != "cpu", pretrained_model=source,
-                                 mkldnn=False, nchan=2, diam_mean=diam_mean)
+                                 mkldnn=False, nchan=2, diam_mean=p.diam_mean)
     t0 = time.time()
     with tempfile.TemporaryDirectory(dir=out_dir) as tmp, _bf16_forward(model.net, use_bf16):
         path, train_losses, test_losses = train.train_seg(
             model.net, train_data=train_i, train_labels=train_m, test_data=test_i, test_labels=test_m,
-            channels=[0, 0], normalize=True, n_epochs=epochs, learning_rate=learning_rate,
-            weight_decay=weight_decay, batch_size=batch_size, bsize=bsize, rescale=rescale,
-            min_train_masks=min_train_masks, nimg_per_epoch=nimg_per_epoch, save_path=tmp,
+            channels=[0, 0], normalize=True, n_epochs=p.epochs, learning_rate=p.learning_rate,
+            weight_decay=p.weight_decay, batch_size=p.batch_size, bsize=p.bsize, rescale=p.rescale,
+            min_train_masks=p.min_train_masks, nimg_per_epoch=p.nimg_per_epoch, save_path=tmp,
             save_every=10**9, model_name="weights")
         weights = out_dir / WEIGHTS_NAME
         os.replace(path, weights)
     info = {
         "weights": WEIGHTS_NAME,
-        "settings": {"base_weights": base_weights, "epochs": epochs, "learning_rate": learning_rate,
-                     "weight_decay": weight_decay, "batch_size": batch_size, "bsize": bsize,
-                     "diam_mean": float(model.net.diam_mean.item()), "rescale": rescale,
-                     "min_train_masks": min_train_masks, "nimg_per_epoch": nimg_per_epoch,
-                     "contrast_copies": contrast_copies,
+        "settings": {"base_weights": p.base_weights, "epochs": p.epochs, "learning_rate": p.learning_rate,
+                     "weight_decay": p.weight_decay, "batch_size": p.batch_size, "bsize": p.bsize,
+                     "diam_mean": float(model.net.diam_mean.item()), "rescale": p.rescale,
+                     "min_train_masks": p.min_train_masks, "nimg_per_epoch": p.nimg_per_epoch,
+                     "contrast_copies": p.contrast_copies,
                      "device": device.type, "bf16_autocast": use_bf16},
-        "seed": seed,
+        "seed": p.seed,
         "data": {"n_images": len(given_i), "images_sha256": _checksum(given_i),
                  "masks_sha256": _checksum(given_m), "n_objects": int(sum(len(np.unique(m)) - 1 for m in given_m)),
                  "n_test_images": 0 if test_i is None else len(test_i),

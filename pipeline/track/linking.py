@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -38,79 +38,78 @@ from scipy.sparse.csgraph import connected_components, min_weight_full_bipartite
 from scipy.spatial import cKDTree
 
 from marrowflow.errors import ConfigError, InputError
+from marrowflow.schema import as_params, check_choice, check_keys, schema_fields, section_defaults, section_schema
 
 __all__ = ["TrackingParams", "track_cells"]
 
 EPS = 1e-6
 LINK_COLUMNS = ("frame", "label", "next_frame", "next_label")
 
+_schema = schema_fields("tracking")
+
 
 @dataclass(frozen=True)
 class TrackingParams:
-    """Tracking parameters in pixels and frames (converted from the config's physical units)."""
+    """Tracking parameters in pixels and frames, converted from the config's `tracking` section
+    (physical units) by `from_config`; the other defaults are the schema's."""
+
+    SECTION: ClassVar[str] = "tracking"
+    # config keys that `from_config` converts into max_distance_px, division_max_distance_px and
+    # intensity_column instead of copying them
+    CONFIG_KEYS: ClassVar[tuple[str, ...]] = ("max_distance_um", "max_speed_um_per_h", "max_distance_px",
+                                              "division_max_distance_um", "intensity_channel")
 
     max_distance_px: float
-    gap_closing_frames: int = 2
-    divisions: bool = True
-    division_max_distance_px: float | None = None
-    new_track_cost: float = 1.0
-    no_division_cost: float = 1.0
-    division_cost: float = 0.3
-    division_symmetry_weight: float = 1.2
-    merge_max_frames: int = 10
-    min_daughter_frames: int = 2
-    gap_cost_per_frame: float = 0.1
-    area_weight: float = 0.0
-    intensity_weight: float = 0.0
-    intensity_column: str | None = None
-    method: str = "sparse_lap"
-    z_scale: float = 1.0
+    division_max_distance_px: float | None = None  # None: max_distance_px
+    intensity_column: str | None = None  # mean_<intensity_channel>
+    z_scale: float = 1.0  # z step / pixel size: z coordinates are multiplied by it
+    method: str = _schema("method")
+    gap_closing_frames: int = _schema("gap_closing_frames")
+    gap_cost_per_frame: float = _schema("gap_cost_per_frame")
+    divisions: bool = _schema("divisions")
+    no_division_cost: float = _schema("no_division_cost")
+    division_cost: float = _schema("division_cost")
+    merge_max_frames: int = _schema("merge_max_frames")
+    min_daughter_frames: int = _schema("min_daughter_frames")
+    division_symmetry_weight: float = _schema("division_symmetry_weight")
+    new_track_cost: float = _schema("new_track_cost")
+    area_weight: float = _schema("area_weight")
+    intensity_weight: float = _schema("intensity_weight")
+
+    def __post_init__(self) -> None:
+        check_choice(self.SECTION, "method", self.method)
 
     @classmethod
-    def from_config(cls, cfg: Mapping[str, Any], *, pixel_size_um: float | None = None,
-                    time_step_h: float | None = None, z_step_um: float | None = None) -> "TrackingParams":
-        """Convert the `tracking` config section to pixels per frame.
+    def from_config(cls, cfg: Mapping[str, Any] | None, *, pixel_size_um: float | None = None,
+                    time_step_h: float | None = None, z_step_um: float | None = None) -> TrackingParams:
+        """Convert the `tracking` config section (keys left out: the schema's defaults) to pixels
+        per frame.
 
         The largest step per frame is the smallest of `max_distance_um` and
         `max_speed_um_per_h * time_step_h` (both in µm, divided by the pixel size); without a pixel
-        size, `max_distance_px` is used.
+        size, `max_distance_px` is used. Unknown keys raise ConfigError.
         """
-        cfg = dict(cfg or {})
+        check_keys(cfg or {}, section_schema(cls.SECTION)["properties"], cls.SECTION)
+        cfg = {**section_defaults(cls.SECTION), **(cfg or {})}
         if pixel_size_um:
-            d_um = cfg.get("max_distance_um", 12.0)
-            speed = cfg.get("max_speed_um_per_h")
+            d_um, speed = cfg["max_distance_um"], cfg["max_speed_um_per_h"]
             if speed is not None and time_step_h:
-                d_um = min(d_um, speed * time_step_h) if d_um is not None else speed * time_step_h
+                d_um = min(d_um, speed * time_step_h)
             max_px = d_um / pixel_size_um
-        elif cfg.get("max_distance_px") is not None:
+        elif cfg["max_distance_px"] is not None:
             max_px = float(cfg["max_distance_px"])
         else:
-            raise ConfigError("tracking: the pixel size is unknown, so tracking.max_distance_um cannot "
-                              "be converted to pixels; set image.pixel_size_um in config.yaml (or the "
-                              "file's metadata), or set tracking.max_distance_px")
-        div_um = cfg.get("division_max_distance_um")
+            raise ConfigError("tracking: the pixel size is unknown, so tracking.max_distance_um cannot be "
+                              "converted to pixels; give the pixel size (config key image.pixel_size_um, or "
+                              "in the file's metadata), or set tracking.max_distance_px")
+        div_um = cfg["division_max_distance_um"]
         # daughters separate fast: by default 1.5 x the largest step of one cell
         div_px = div_um / pixel_size_um if (div_um is not None and pixel_size_um) else 1.5 * max_px
-        method = cfg.get("method", "sparse_lap")
-        if method not in ("sparse_lap", "laptrack"):
-            raise ConfigError(f"tracking.method is {method!r}; allowed: 'sparse_lap', 'laptrack'")
-        intensity = cfg.get("intensity_channel")
+        intensity = cfg["intensity_channel"]
         z_scale = (z_step_um / pixel_size_um) if (z_step_um and pixel_size_um) else 1.0
-        return cls(max_distance_px=float(max_px),
-                   gap_closing_frames=int(cfg.get("gap_closing_frames", 2)),
-                   divisions=bool(cfg.get("divisions", True)),
-                   division_max_distance_px=div_px,
-                   new_track_cost=float(cfg.get("new_track_cost", 1.0)),
-                   no_division_cost=float(cfg.get("no_division_cost", 1.0)),
-                   division_cost=float(cfg.get("division_cost", 0.3)),
-                   division_symmetry_weight=float(cfg.get("division_symmetry_weight", 1.2)),
-                   merge_max_frames=int(cfg.get("merge_max_frames", 10)),
-                   min_daughter_frames=int(cfg.get("min_daughter_frames", 2)),
-                   gap_cost_per_frame=float(cfg.get("gap_cost_per_frame", 0.1)),
-                   area_weight=float(cfg.get("area_weight", 0.0)),
-                   intensity_weight=float(cfg.get("intensity_weight", 0.0)),
-                   intensity_column=f"mean_{intensity}" if intensity else None,
-                   method=method, z_scale=float(z_scale))
+        copied = {k: v for k, v in cfg.items() if k not in cls.CONFIG_KEYS}
+        return cls(max_distance_px=float(max_px), division_max_distance_px=div_px,
+                   intensity_column=f"mean_{intensity}" if intensity else None, z_scale=float(z_scale), **copied)
 
 
 # ----------------------------------------------------------------------------- detections
@@ -130,7 +129,7 @@ def _detections(cells: pd.DataFrame, p: TrackingParams) -> tuple[_Detections, np
     missing = [c for c in ("frame", "label", "y", "x") if c not in cells.columns]
     if missing:
         raise InputError(f"cells table: column(s) {missing} missing for tracking; found "
-                         f"{list(cells.columns)}. It must come from pipeline.measure (frame, label, y, x)")
+                         f"{list(cells.columns)}. It must come from marrowflow.measure (frame, label, y, x)")
     order = np.lexsort((cells["label"].to_numpy(), cells["frame"].to_numpy()))
     sub = cells.iloc[order]
     if sub.duplicated(["frame", "label"]).any():
@@ -496,18 +495,20 @@ def _links_laptrack(det: _Detections, p: TrackingParams, fixed_src: np.ndarray, 
     return edges[:, 0], edges[:, 1]
 
 
-def track_cells(cells: pd.DataFrame, cfg: Mapping[str, Any], *, pixel_size_um: float | None = None,
-                time_step_h: float | None = None, z_step_um: float | None = None,
-                fixed_links: pd.DataFrame | None = None) -> pd.DataFrame:
+def track_cells(cells: pd.DataFrame, params: TrackingParams | Mapping[str, Any] | None, *,
+                pixel_size_um: float | None = None, time_step_h: float | None = None,
+                z_step_um: float | None = None, fixed_links: pd.DataFrame | None = None) -> pd.DataFrame:
     """Link the cells of a movie into tracks; return `cells` + `track_id`, `parent_track_id`.
 
-    `cfg` is the config's `tracking` section. `fixed_links` (columns frame, label, next_frame,
-    next_label) are links a person confirmed in review: they are kept as given, and the cells they
-    join take part in no other link on that side (two links from one cell = a confirmed division).
-    Rows keep the input order; the input table is not modified.
+    `params`: the tracking parameters, or the config's `tracking` section, converted to pixels
+    with `pixel_size_um`, `time_step_h` and `z_step_um` (which a `TrackingParams`, already in
+    pixels, does not need). `fixed_links` (columns frame, label, next_frame, next_label) are links
+    a person confirmed in review: they are kept as given, and the cells they join take part in no
+    other link on that side (two links from one cell = a confirmed division). Rows keep the input
+    order; the input table is not modified.
     """
-    p = TrackingParams.from_config(cfg, pixel_size_um=pixel_size_um, time_step_h=time_step_h,
-                                   z_step_um=z_step_um)
+    p = as_params(TrackingParams, params, pixel_size_um=pixel_size_um, time_step_h=time_step_h,
+                  z_step_um=z_step_um)
     out = cells.copy()
     if len(cells) == 0:
         out["track_id"] = pd.Series(dtype=np.int64)

@@ -19,6 +19,6 @@ rule track:
     params:
         review_dir=lambda wc: f"{REVIEWS}/{wc.sample}",
         tracking=config["tracking"],
-        classification=config["classification"],
+        track_vote=config["classification"]["track_vote"],
     script:
         "../scripts/track.py"

@@ -30,7 +30,13 @@ rule train_segmentation:
             for s in reviewed_samples("reviewed_frames.txt")
         ],
         reviews=REVIEWS,
-        config=config,
+        # only the keys this rule uses: editing another section does not retrain the model
+        axes=config["image"]["axes"],
+        channel_choice={
+            "channels": config["channels"],
+            "segmentation": {"channel": config["segmentation"].get("channel")},
+        },
+        training=config["training"]["segmentation"],
     script:
         "../scripts/train_segmentation.py"
 
@@ -51,7 +57,7 @@ rule train_classifier:
     conda:
         "../envs/core.yaml"
     params:
-        settings=config["training"]["classifier"],
+        training=config["training"]["classifier"],
         samples=reviewed_samples("cell_types.csv"),
         reviews=REVIEWS,
     script:
