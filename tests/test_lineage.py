@@ -176,7 +176,7 @@ def test_synthetic_organoid_from_true_masks_matches_truth(organoid):
 
 
 def test_synthetic_organoid_from_pipeline_segmentation_matches_truth(organoid):
-    """Segmented by pipeline.segment (classic, built-in parameters), true types by overlap."""
+    """Segmented by marrowflow.segment (classic, built-in parameters), true types by overlap."""
     from marrowflow.segment.segmenter import segment_frame
     from marrowflow.track.linking import track_cells
 

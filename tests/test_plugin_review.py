@@ -8,12 +8,13 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from qtpy.QtCore import QPoint, Qt
 
+from marrowflow.review.files import Review, load_review, save_review
 from marrowflow_review._arrays import EditableLabels
 from marrowflow_review._demo import make_demo_results
 from marrowflow_review._reader import napari_get_reader
-from marrowflow.review.files import Review, load_review, save_review
 
 pytestmark = pytest.mark.napari
 PLUGIN = "marrowflow"
@@ -59,16 +60,97 @@ def test_editable_labels_index_like_numpy():
     assert stack.edited == {0, 1} and base[1, 2, 0] == 20  # the source is never written
 
 
-def test_tracks_layer_data_matches_the_pipeline(results):
-    from marrowflow_review._session import ReviewSession
+def test_tracks_layer_is_the_library_format(results):
     from marrowflow.track.napari import napari_tracks
+    from marrowflow_review._reader import session_layers
+    from marrowflow_review._session import ReviewSession
 
     session = ReviewSession(results)
     session.split(4, 3)
-    data, graph = session.napari_tracks()
+    data, kwargs, kind = session_layers(session)[-1]
     want_data, want_graph = napari_tracks(session.tracks)
+    assert kind == "tracks"
     np.testing.assert_array_equal(data, want_data)
-    assert graph == want_graph == {2: [1], 3: [1]}
+    assert kwargs["graph"] == want_graph == {2: [1], 3: [1]}
+    untracked = session.tracks.head(1).assign(track_id=0, parent_track_id=0)  # a cell on no track: left out
+    np.testing.assert_array_equal(napari_tracks(pd.concat([session.tracks, untracked]))[0], want_data)
+
+
+def _write_config(project, **keys) -> None:
+    config = {"channels": [{"name": "nuclei", "role": "nuclear"}, {"name": "CD34"}, {"name": "CD235a"}],
+              "classification": {"classes": [{"name": n, "when": {"CD34": "pos"}}
+                                             for n in ("myeloid", "progenitor", "erythroid", "megakaryocyte")]},
+              **keys}
+    (project / "config.yaml").write_text(yaml.safe_dump(config))
+
+
+def test_project_config_gives_folders_and_classes(results):
+    from marrowflow_review._session import ReviewSession
+
+    project = results.parent.parent
+    moved = project / "out" / "run1" / "s1"
+    moved.parent.mkdir(parents=True)
+    shutil.move(results, moved)
+    shutil.rmtree(project / "results")
+    _write_config(project, results="out/run1", reviews="corrections")
+    session = ReviewSession(moved / "metadata.json")
+    assert session.project.folder == project.resolve() and session.project.config_error is None
+    assert session.review_dir == project.resolve() / "corrections" / "s1"
+    assert session.classes == ["myeloid", "progenitor", "erythroid", "megakaryocyte", "unknown"]
+    assert session.movie.read_frame(0).shape == (3, 64, 96)  # the movie path is relative to the project
+    session.set_type(0, 4, "megakaryocyte")
+    session.save(user="test")
+    assert load_review(project / "corrections" / "s1").cell_types["cell_type"].tolist() == ["megakaryocyte"]
+
+
+def test_without_a_matching_config_the_folders_are_the_defaults(results):
+    from marrowflow_review._session import ReviewSession
+
+    project = results.parent.parent
+    session = ReviewSession(results)
+    assert session.project.config is None and session.project.config_error is None
+    assert session.review_dir == project.resolve() / "reviews" / "s1"
+    assert session.classes == ["erythroid", "myeloid", "progenitor", "unknown"]  # the table's types, sorted
+    _write_config(project, results="elsewhere")  # a config for other results: not this sample's project
+    session = ReviewSession(results)
+    assert session.project.config is None and session.review_dir == project.resolve() / "reviews" / "s1"
+
+
+def test_an_invalid_config_is_shown_not_swallowed(make_napari_viewer, results):
+    project = results.parent.parent
+    _write_config(project, tracking={"gap_closing_frame": 2})
+    viewer = make_napari_viewer()
+    widget = _open(viewer, results)
+    s = widget.session
+    assert "gap_closing_frame" in s.project.config_error
+    assert str(project.resolve() / "config.yaml") in s.project.config_error
+    assert "config not used" in widget.header.text() and "gap_closing_frame" in widget.header.text()
+    assert "config.yaml invalid, not used" in s.status()
+    assert s.review_dir == project.resolve() / "reviews" / "s1" and "megakaryocyte" not in s.classes
+
+
+def test_layers_legend_and_lineage_use_the_report_palette(make_napari_viewer, results):
+    from matplotlib.colors import to_hex
+
+    from marrowflow.report.palette import type_colours
+
+    viewer = make_napari_viewer()
+    widget = _open(viewer, results)
+    s = widget.session
+    colours = type_colours(s.classes)
+    cmap = viewer.layers["cell types"].colormap
+    for k, name in enumerate(s.classes, start=1):  # value k sits mid-step of the k-th colour
+        rgba = cmap.map(np.array([(k + 0.5) / (len(s.classes) + 1)]))[0]
+        assert to_hex(rgba) == colours[name], name
+    swatches = [widget.legend.itemAt(i).widget() for i in range(widget.legend.count())]
+    assert [w.styleSheet() for w in swatches if not w.text().strip()] == [
+        f"background-color: {colours[name]};" for name in s.classes]
+    widget.go_to(3, 2)
+    tree = s.lineage(2)
+    assert tree["track_id"].tolist() == [2, 1, 3] and tree["y"].tolist() == [0.0, 0.5, 1.0]
+    cells = s.tracks[s.tracks["track_id"].isin([1, 2, 3])]
+    drawn = np.concatenate([c.get_facecolors() for c in widget.axes.collections])
+    assert sorted(map(to_hex, drawn)) == sorted(colours[t] for t in cells["cell_type"])
 
 
 def test_reader_gives_channels_labels_types_tracks(make_napari_viewer, results):
@@ -122,8 +204,8 @@ def test_type_keys_table_and_whole_track(make_napari_viewer, qtbot, results):
     # select cell 4 of frame 2 by a real click on the canvas (the tracks layer is the active one)
     viewer.dims.set_current_step(0, 2)
     cell = s.cell(2, 4)
-    viewer.camera.center = (cell["y"] * 0.65, cell["x"] * 0.65)
-    viewer.camera.zoom = 10
+    viewer.scene.camera.center = (cell["y"] * 0.65, cell["x"] * 0.65)
+    viewer.scene.camera.zoom = 10
     native = viewer.window._qt_viewer.canvas.native
     qtbot.waitExposed(native)
     centre = QPoint(native.width() // 2, native.height() // 2)
@@ -190,8 +272,8 @@ def test_paint_with_mouse_and_save(make_napari_viewer, qtbot, results):
     viewer.window._qt_window.resize(1000, 700)
     labels = viewer.layers["labels"]
     viewer.dims.set_current_step(0, 3)
-    viewer.camera.center = (20 * 0.65, 20 * 0.65)  # pixel (20, 20): background
-    viewer.camera.zoom = 10
+    viewer.scene.camera.center = (20 * 0.65, 20 * 0.65)  # pixel (20, 20): background
+    viewer.scene.camera.zoom = 10
     widget.start_painting()
     labels.brush_size = 3
     labels.selected_label = 77
@@ -217,7 +299,7 @@ def test_paint_with_mouse_and_save(make_napari_viewer, qtbot, results):
     assert sorted(p.name for p in results.rglob("*")) == before  # nothing written into results/
     assert all(p.stat().st_mtime_ns == m for p, m in mtimes.items())
     widget.choose_folder(str(results / "mine"))
-    assert "never written into results" in widget.status.text()
+    assert "never written into the results folder" in widget.status.text()
     other = results.parent.parent / "reviews_b" / "s1"
     widget.choose_folder(str(other))
     assert widget.session.review_dir == other and widget.session.saved.is_empty

@@ -42,8 +42,8 @@ def test_condition_means_falls_back_to_frames_when_time_unknown():
 
 
 def test_plot_has_a_panel_per_type_and_a_line_per_condition():
-    combined = combine_counts([_counts("a", {"erythroid": 1, "myeloid": 2}), _counts("b", {"erythroid": 4, "myeloid": 1})],
-                              {"a": "control", "b": "epo"})
+    tables = [_counts("a", {"erythroid": 1, "myeloid": 2}), _counts("b", {"erythroid": 4, "myeloid": 1})]
+    combined = combine_counts(tables, {"a": "control", "b": "epo"})
     fig = plot_counts_by_condition(combined)
     visible = [ax for ax in fig.axes if ax.get_visible()]
     assert [ax.get_title() for ax in visible] == ["erythroid", "myeloid"]

@@ -1,18 +1,14 @@
-"""Figure: each gated feature's distribution with the threshold used (per sample)."""
+"""Figure: each gated feature's distribution with the threshold used (per sample); a matplotlib
+`Figure` built without pyplot (no backend switch)."""
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from marrowflow.classify.cell_types import FRAME_NORM_SUFFIX, resolve_features  # noqa: E402
-from marrowflow.classify.thresholds import normalize_per_frame  # noqa: E402
+from marrowflow.classify.cell_types import FRAME_NORM_SUFFIX, resolve_features
+from marrowflow.classify.thresholds import normalize_per_frame
 
 
 def plot_marker_thresholds(cells: pd.DataFrame, thresholds: pd.DataFrame) -> Figure:
@@ -23,7 +19,8 @@ def plot_marker_thresholds(cells: pd.DataFrame, thresholds: pd.DataFrame) -> Fig
     n = max(len(names), 1)
     cols = min(n, 3)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False)
+    fig = Figure(figsize=(4.2 * cols, 3.2 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     features = resolve_features(cells, names)
     groups = cells["sample"].astype(str) if "sample" in cells.columns else pd.Series("all", index=cells.index)
     normed = sorted(set(thresholds.loc[thresholds["method"].astype(str).str.endswith(FRAME_NORM_SUFFIX), "feature"])

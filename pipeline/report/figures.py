@@ -1,23 +1,19 @@
-"""Saving matplotlib figures atomically and reproducibly."""
+"""Saving matplotlib figures atomically and reproducibly, without pyplot (no backend switch)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from marrowflow.io import atomic_write  # noqa: E402
+from marrowflow.io import atomic_write
 
 
-def save_figure(fig: matplotlib.figure.Figure, path: str | Path, *, dpi: int = 120) -> None:
-    """Write `fig` to `path` (format from the suffix) atomically, without timestamps, and close it."""
+def save_figure(fig: Figure, path: str | Path, *, dpi: int = 120) -> None:
+    """Write `fig` to `path` (format from the suffix) atomically, without timestamps."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fmt = path.suffix.lstrip(".") or "png"
     metadata = {"Software": None} if fmt == "png" else {"CreationDate": None} if fmt == "pdf" else None
     with atomic_write(path) as tmp:
         fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight", metadata=metadata)
-    plt.close(fig)

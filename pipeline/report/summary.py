@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
 
 COUNT_COLUMNS = ["sample", "frame", "time_h", "cell_type", "n"]
 
@@ -34,13 +31,14 @@ def condition_means(combined: pd.DataFrame) -> pd.DataFrame:
     return out.rename(columns={time_col: "time"})
 
 
-def plot_counts_by_condition(combined: pd.DataFrame) -> matplotlib.figure.Figure:
+def plot_counts_by_condition(combined: pd.DataFrame) -> Figure:
     """One panel per cell type: count over time, one line per condition (band = sample range)."""
     stats = condition_means(combined)
     types = sorted(stats["cell_type"].unique()) or ["(no cells)"]
     ncols = min(3, len(types))
     nrows = int(np.ceil(len(types) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.2 * nrows), squeeze=False, sharex=True)
+    fig = Figure(figsize=(4.2 * ncols, 3.2 * nrows))
+    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True)
     for ax, cell_type in zip(axes.flat, types):
         for condition, sub in stats[stats["cell_type"] == cell_type].groupby("condition"):
             line, = ax.plot(sub["time"], sub["mean"], label=condition)

@@ -7,10 +7,11 @@ import pandas as pd
 
 
 def napari_tracks(tracks: pd.DataFrame) -> tuple[np.ndarray, dict[int, list[int]]]:
-    """napari Tracks layer input: data rows [track_id, t, (z), y, x] sorted by track and time,
-    and the graph {child track: [parent track]} (only ids present in the data)."""
+    """napari Tracks layer input: data rows [track_id, t, (z), y, x] in pixels (3D when the table
+    has `z`) sorted by track and time, and the graph {child track: [parent track]} (only ids
+    present in the data). Cells on no track (`track_id` 0) are left out."""
     axes = ["z", "y", "x"] if "z" in tracks.columns else ["y", "x"]
-    sub = tracks.sort_values(["track_id", "frame"], kind="stable")
+    sub = tracks[tracks["track_id"] > 0].sort_values(["track_id", "frame"], kind="stable")
     data = np.column_stack([sub["track_id"].to_numpy(np.float64), sub["frame"].to_numpy(np.float64),
                             sub[axes].to_numpy(np.float64)]) if len(sub) else np.zeros((0, 2 + len(axes)))
     present = set(sub["track_id"].unique().tolist())

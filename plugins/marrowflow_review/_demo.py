@@ -28,7 +28,8 @@ def _cells(n_frames: int, shape: tuple[int, int], n_cells: int, radius: int) -> 
         else:
             rows += [(t, 2, 1, cy - 2 * radius - 1, cx + t), (t, 3, 1, cy + 2 * radius + 1, cx + t)]
     step = 2 * radius + 3
-    grid = [(y, x) for y in range(radius + 1, h - radius - 1, step) for x in range(w // 2, w - radius - 1 - n_frames, step)]
+    grid = [(y, x) for y in range(radius + 1, h - radius - 1, step)
+            for x in range(w // 2, w - radius - 1 - n_frames, step)]
     for k, (y, x) in enumerate(grid[: max(0, n_cells - 3)]):
         rows += [(t, 4 + k, 0, float(y), float(x + t)) for t in range(n_frames)]
     df = pd.DataFrame(rows, columns=["frame", "track_id", "parent_track_id", "y", "x"])

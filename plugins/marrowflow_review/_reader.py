@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from marrowflow_review._session import (
-    TYPE_COLOURS, UNKNOWN, UNKNOWN_COLOUR, ReviewSession, channel_colormap, find_results_dir,
-)
+from marrowflow.report.palette import type_colours
+from marrowflow.track.napari import napari_tracks
+from marrowflow_review._session import ReviewSession, channel_colormap, find_results_dir
 
 SESSION_KEY = "marrowflow_session"
 
@@ -20,17 +20,10 @@ def napari_get_reader(path):
     return read_results if find_results_dir(path) is not None else None
 
 
-def type_colours(classes: list[str]) -> dict[str, str]:
-    """A colour per class; `unknown` grey."""
-    named = [c for c in classes if c != UNKNOWN]
-    out = {c: TYPE_COLOURS[i % len(TYPE_COLOURS)] for i, c in enumerate(named)}
-    out[UNKNOWN] = UNKNOWN_COLOUR
-    return out
-
-
 def type_colormap(classes: list[str]):
     """A step colormap for the cell types layer: value 0 transparent, value k the k-th class's
-    colour (shown with contrast limits (-0.5, n + 0.5) so each value sits mid-step)."""
+    colour in the report's palette (shown with contrast limits (-0.5, n + 0.5) so each value sits
+    mid-step)."""
     from napari.utils.colormaps import Colormap
     from napari.utils.colormaps.standardize_color import transform_color
 
@@ -63,13 +56,20 @@ def session_layers(session: ReviewSession) -> list[tuple]:
                                       "contrast_limits": (-0.5, len(session.classes) + 0.5),
                                       "interpolation2d": "nearest", "blending": "translucent"}, "image"))
     if session.has_tracks and len(session.tracks):
-        data, graph = session.napari_tracks()
+        data, graph = napari_tracks(session.tracks)
         layers.append((data, {"name": "tracks", "graph": graph, "scale": scale, "metadata": meta,
                               "tail_length": 10}, "tracks"))
     return layers
 
 
 def read_results(path) -> list[tuple]:
-    """Open a sample's results (and its review, if any) as napari layers, lazily per frame."""
+    """Open a sample's results (and its review, if any) as napari layers, lazily per frame; an
+    invalid project config.yaml is shown as a warning (the sample opens without it)."""
     path = path[0] if isinstance(path, list) else path
-    return session_layers(ReviewSession(path))
+    session = ReviewSession(path)
+    if session.project.config_error:
+        from napari.utils.notifications import show_warning
+
+        show_warning(f"marrowflow review: {session.project.config_error}\n"
+                     "The sample opens without it: classes from the tables, default review folder.")
+    return session_layers(session)

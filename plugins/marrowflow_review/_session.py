@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from marrowflow import review as rv
-from marrowflow.errors import InputError
+from marrowflow.contract import UNKNOWN
+from marrowflow.errors import ConfigError, InputError
 from marrowflow.io import MovieMetadata, open_labels, read_json, read_table, reopen_movie
+from marrowflow.lineage import track_summary, tree_layout
+from marrowflow.report.palette import type_order
+from marrowflow.schema import section_schema
+from marrowflow.workflow.config import load_config
 from marrowflow_review._arrays import EditableLabels, FrameStack
 
-UNKNOWN = "unknown"
-TYPE_COLOURS = ["#e6194b", "#3cb44b", "#ffe119", "#4363d8", "#f58231", "#911eb4", "#46f0f0",
-                "#f032e6", "#bcf60c", "#fabebe"]
-UNKNOWN_COLOUR = "#a0a0a0"
+CONFIG_NAME = "config.yaml"
 _NUCLEAR = ("nuclei", "nucleus", "dapi", "hoechst", "h2b", "sir-dna", "sirdna")
 _MARKER_CMAPS = ["green", "magenta", "yellow", "cyan", "red", "blue", "bop orange", "bop purple"]
 
@@ -36,21 +39,48 @@ def channel_colormap(name: str, marker_index: int) -> str:
     return _MARKER_CMAPS[marker_index % len(_MARKER_CMAPS)]
 
 
-def _config_classes(project: Path) -> list[str]:
-    path = project / "config.yaml"
-    if not path.is_file():
-        return []
-    import yaml
+@dataclass(frozen=True)
+class Project:
+    """The project a sample's results belong to: its folder, its validated config (None when no
+    config.yaml names the results folder) and the error of an invalid config.yaml, if one was met."""
 
-    try:
-        cfg = yaml.safe_load(path.read_text()) or {}
-        return [str(c["name"]) for c in cfg.get("classification", {}).get("classes", []) if "name" in c]
-    except (yaml.YAMLError, AttributeError, TypeError, KeyError):
-        return []
+    folder: Path
+    config: dict | None = None
+    config_error: str | None = None
+
+    @property
+    def classes(self) -> list[str]:
+        """The configured cell types, in order (none without a config)."""
+        return [str(c["name"]) for c in self.config["classification"]["classes"]] if self.config else []
+
+    def review_dir(self, sample: str) -> Path:
+        """`<project>/<config reviews>/<sample>` (the schema's default folder without a config)."""
+        reviews = self.config["reviews"] if self.config else section_schema("reviews")["default"]
+        return self.folder / reviews / sample
+
+
+def find_project(results_dir: str | os.PathLike) -> Project:
+    """The project of a sample's results folder (`<results>/<sample>`): walking up from `<results>`,
+    the first folder whose config.yaml (validated, defaults filled) has `results` pointing at it.
+    Without one, `<results>/..` with no config; the same, with the message, when the first
+    config.yaml met is invalid."""
+    results_root = Path(results_dir).resolve().parent
+    for folder in (results_root, *results_root.parents):
+        path = folder / CONFIG_NAME
+        if not path.is_file():
+            continue
+        try:
+            config = load_config(path)
+        except ConfigError as err:
+            return Project(results_root.parent, config_error=str(err))
+        if (folder / config["results"]).resolve() == results_root:
+            return Project(folder, config)
+    return Project(results_root.parent)
 
 
 class ReviewSession:
-    """Results of one sample (`results/<sample>/`) plus its review (`reviews/<sample>/`).
+    """Results of one sample (`<results>/<sample>/`) plus its review (`<reviews>/<sample>/`, the
+    folders of the project's config, see `find_project`).
 
     Edits go to `self.pending` (and to the in-memory tables) until `save()` merges them into the
     review folder. The results folder is only read.
@@ -63,12 +93,14 @@ class ReviewSession:
                              "found none. Fix: open results/<sample>/ or its metadata.json")
         self.results_dir = found.resolve()
         self.sample = self.results_dir.name
-        self.project_dir = self.results_dir.parent.parent
-        self.review_dir = self._check_review_dir(review_dir or self.project_dir / "reviews" / self.sample)
+        self.project = find_project(self.results_dir)
+        self.review_dir = self._check_review_dir(review_dir or self.project.review_dir(self.sample))
         self.metadata = MovieMetadata.from_dict(read_json(self.results_dir / "metadata.json"))
         self.saved = rv.load_review(self.review_dir)
         self.pending = rv.Review()
         self.messages: list[str] = []
+        if self.project.config_error:
+            self._log(f"{CONFIG_NAME} invalid, not used: classes from the tables, default folders")
         self._undo: list[tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, str]] = []
         self.selected: tuple[int, int] | None = None
         self._movie = None
@@ -90,8 +122,9 @@ class ReviewSession:
     def _check_review_dir(self, path: str | os.PathLike) -> Path:
         path = Path(path)
         if path.resolve().is_relative_to(self.results_dir.parent):
-            raise InputError(f"{path}: reviews are never written into results/. Fix: choose a folder "
-                             f"outside {self.results_dir.parent} (default: <project>/reviews/{self.sample})")
+            raise InputError(f"{path}: reviews are never written into the results folder. Fix: choose a "
+                             f"folder outside {self.results_dir.parent} "
+                             f"(default: {self.project.review_dir(self.sample)})")
         return path
 
     def set_review_dir(self, path: str | os.PathLike) -> None:
@@ -129,12 +162,20 @@ class ReviewSession:
             cells = rv.apply_track_review(cells, self.saved)
         return cells.reset_index(drop=True)
 
+    @property
+    def tracks(self) -> pd.DataFrame:
+        """The cells (one row per cell per frame) with the saved review and the edits applied."""
+        return self._tracks
+
+    @tracks.setter
+    def tracks(self, value: pd.DataFrame) -> None:
+        self._tracks = value
+        self._summary = None
+
     def _classes(self) -> list[str]:
-        classes = _config_classes(self.project_dir)
-        for name in pd.unique(self.tracks["cell_type"].astype(str)):
-            if name not in classes and name != UNKNOWN:
-                classes.append(name)
-        return classes + [UNKNOWN]
+        """The config's classes, then other types of the table (sorted), `unknown` last: the
+        order of the report's colours and legends."""
+        return type_order([*self.tracks["cell_type"].astype(str), UNKNOWN], self.project.classes)
 
     @property
     def movie(self):
@@ -142,7 +183,7 @@ class ReviewSession:
         if self._movie is None:
             path = Path(self.metadata.path)
             if not path.is_absolute():
-                candidates = [self.project_dir / path, Path.cwd() / path]
+                candidates = [self.project.folder / path, Path.cwd() / path]
                 path = next((c for c in candidates if c.exists()), candidates[0])
             if not path.exists():
                 raise InputError(f"{self.results_dir / 'metadata.json'}: the raw movie {self.metadata.path} was "
@@ -269,20 +310,14 @@ class ReviewSession:
         """Delete a false track."""
         self._track_edit(rv.delete_track, track_id, message=f"track {track_id} deleted")
 
-    def napari_tracks(self) -> tuple[np.ndarray, dict[int, list[int]]]:
-        """Tracks layer data [track_id, t, (z), y, x] in pixels and the division graph {child: [parent]}.
-
-        Same result as `pipeline.track.napari_tracks` (a test checks it) without importing the
-        tracker and its scipy modules, which would add about a second to opening a sample.
-        """
-        sub = self.tracks[self.tracks["track_id"] > 0].sort_values(["track_id", "frame"], kind="stable")
-        axes = ["z", "y", "x"] if "z" in sub.columns else ["y", "x"]
-        data = np.column_stack([sub["track_id"].to_numpy(np.float64), sub["frame"].to_numpy(np.float64),
-                                sub[axes].to_numpy(np.float64)]) if len(sub) else np.zeros((0, 2 + len(axes)))
-        parents = sub.groupby("track_id")["parent_track_id"].max()
-        present = set(parents.index.tolist())
-        graph = {int(c): [int(p)] for c, p in parents.items() if p > 0 and p in present}
-        return data, graph
+    def lineage(self, track_id: int) -> pd.DataFrame:
+        """The lineage tree holding `track_id` as `marrowflow.lineage.tree_layout` rows (of
+        `track_summary`, computed once per change of the tracks); empty when no track has that id."""
+        if self._summary is None:
+            self._summary = track_summary(self.tracks[self.tracks["track_id"] > 0])
+        s = self._summary
+        founder = s.loc[s["track_id"] == track_id, "founder_track_id"]
+        return tree_layout(s[s["founder_track_id"] == founder.iloc[0]] if len(founder) else s.iloc[:0])
 
     def _snapshot(self, message: str) -> None:
         self._undo.append((self.tracks, self.pending.cell_types, self.pending.track_edits, message))

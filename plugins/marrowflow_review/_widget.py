@@ -12,13 +12,27 @@ from matplotlib.figure import Figure
 from qtpy.QtCore import Qt
 from qtpy.QtGui import QKeySequence, QShortcut
 from qtpy.QtWidgets import (
-    QAbstractItemView, QCheckBox, QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel, QPushButton,
-    QSpinBox, QTableWidget, QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget,
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
 )
 
 from marrowflow.errors import InputError
-from marrowflow_review._lineage import draw_lineage, lineage_tree
-from marrowflow_review._reader import SESSION_KEY, type_colours
+from marrowflow.report.palette import type_colours
+from marrowflow.track.napari import napari_tracks
+from marrowflow_review._lineage import draw_lineage
+from marrowflow_review._reader import SESSION_KEY
 
 _MAX_ROWS = 500
 
@@ -203,7 +217,11 @@ class ReviewWidget(QWidget):
 
     def _header(self) -> None:
         s = self.session
-        self.header.setText(f"sample {s.sample}: {s.results_dir}\nreview saved to {s.review_dir}")
+        text = f"sample {s.sample}: {s.results_dir}\nreview saved to {s.review_dir}"
+        if s.project.config_error:
+            text += f"\nconfig not used (classes from the tables, default folders):\n{s.project.config_error}"
+        self.header.setText(text)
+        self.header.setStyleSheet("color: #ff6060;" if s.project.config_error else "")
 
     def _build_legend(self) -> None:
         while self.legend.count():
@@ -276,7 +294,7 @@ class ReviewWidget(QWidget):
         if cell is None:
             self.selected_label.setText(f"frame {frame} label {label}: not in the cells table")
             self.track_label.setText("selected track: none")
-            tree, track = lineage_tree(s.tracks.iloc[:0], 0), None
+            track = None
         else:
             score = cell.get("type_score", np.nan)
             self.selected_label.setText(f"frame {frame} label {label}: {cell['cell_type']} "
@@ -284,8 +302,8 @@ class ReviewWidget(QWidget):
                                         f"track {int(cell['track_id'])}")
             track = int(cell["track_id"])
             self.track_label.setText(f"selected track: {track} (parent {int(cell['parent_track_id'])})")
-            tree = lineage_tree(s.tracks, track)
-        draw_lineage(self.axes, tree, selected=track, colours=type_colours(s.classes), frame=self.frame)
+        tree = s.lineage(track or 0)
+        draw_lineage(self.axes, s.tracks, tree, type_colours(s.classes), selected=track, frame=self.frame)
         self.canvas.draw_idle()
 
     def _row_selected(self) -> None:
@@ -302,7 +320,7 @@ class ReviewWidget(QWidget):
         cell = self.session.cell(frame, label)
         if cell is not None:
             scale = self.session.scale
-            self.viewer.camera.center = (float(cell["y"]) * scale[-2], float(cell["x"]) * scale[-1])
+            self.viewer.scene.camera.center = (float(cell["y"]) * scale[-2], float(cell["x"]) * scale[-1])
         self.select(frame, label)
 
     # ------------------------------------------------------------------ actions
@@ -425,7 +443,7 @@ class ReviewWidget(QWidget):
             types.refresh()
         tracks = self._layer("tracks")
         if tracks is not None and len(s.tracks):
-            data, graph = s.napari_tracks()
+            data, graph = napari_tracks(s.tracks)
             tracks.graph = {}
             tracks.data = data
             tracks.graph = graph

@@ -1,13 +1,8 @@
 """Rule plots: the per-sample figures."""
-import matplotlib
-
-matplotlib.use("Agg")
-
-from marrowflow.report.figures import save_figure  # noqa: E402
-from marrowflow.io import read_table  # noqa: E402
-from marrowflow.report.lineage_plots import plot_counts_over_time, plot_lineage_trees  # noqa: E402
-from marrowflow.classify.plots import plot_marker_thresholds  # noqa: E402
-from marrowflow.workflow.step import run_step  # noqa: E402
+from marrowflow.classify.plots import plot_marker_thresholds
+from marrowflow.io import read_table
+from marrowflow.report import plot_counts_over_time, plot_lineage_trees, save_figure
+from marrowflow.workflow.step import run_step
 
 
 def main(smk):

@@ -1,15 +1,9 @@
 """Rule summary: every sample's counts and production rates in one table, plotted per condition."""
-import matplotlib
+import pandas as pd
 
-matplotlib.use("Agg")
-
-import pandas as pd  # noqa: E402
-
-from marrowflow.report.figures import save_figure  # noqa: E402
-from marrowflow.io import read_table, write_table  # noqa: E402
-from marrowflow.report.lineage_plots import plot_production_rates  # noqa: E402
-from marrowflow.workflow.step import run_step  # noqa: E402
-from marrowflow.report.summary import combine_counts, plot_counts_by_condition  # noqa: E402
+from marrowflow.io import read_table, write_table
+from marrowflow.report import combine_counts, plot_counts_by_condition, plot_production_rates, save_figure
+from marrowflow.workflow.step import run_step
 
 
 def main(smk):
