@@ -1,8 +1,13 @@
 # marrowflow: time-lapse microscopy of bone-marrow organoids -> cell types, lineages, counts.
-# Run `snakemake --cores 2` here; see README.md. All logic lives in the `pipeline` library.
+# Run `snakemake --cores 2` here; see README.md. All logic lives in the `marrowflow` library (pipeline/).
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
+
+# The conda envs (workflow/envs/*.yaml) install this project from here: `pip: -e ${MARROWFLOW_SOURCE}`.
+os.environ.setdefault("MARROWFLOW_SOURCE", workflow.basedir)
 
 
 configfile: "config.yaml"

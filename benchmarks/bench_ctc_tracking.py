@@ -1,14 +1,14 @@
 """Tracking accuracy on the Cell Tracking Challenge data with TRA ground truth (official measures).
 
-For every dataset in /work/shared/data with TRA ground truth, tracks twice:
+For every dataset in the data folder (--data, default ../shared/data) with TRA ground truth, tracks twice:
 - `gt`:  detections from the ground-truth masks (SEG masks where every frame has one, else the TRA
          markers): only linking errors remain;
-- `seg`: detections from the pipeline's own segmentation (`pipeline.segment.segment_frame` with
+- `seg`: detections from the pipeline's own segmentation (`marrowflow.segment.segment_frame` with
          the dataset's preset, as the workflow would run it).
 Writes the CTC result folders under --work and one table (--out, CSV) with DET, TRA, LNK, SEG, CT,
 TF, BC(0..3), CCA, and the time per step. Measurements on CTC data stay out of the repository.
 
-    .venv/bin/python benchmarks/bench_ctc_tracking.py [--modes gt seg] [--set tracking.key=value ...]
+    .venv/bin/python benchmarks/bench_ctc_tracking.py [--data DIR] [--modes gt seg] [--set tracking.key=value ...]
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ import argparse
 import glob
 import hashlib
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -26,18 +25,16 @@ import pandas as pd
 import tifffile
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from marrowflow.workflow.config import validate_config  # noqa: E402
-from marrowflow.evaluate.ctc_measures import evaluate_ctc  # noqa: E402
-from marrowflow.measure.cells import measure_frame  # noqa: E402
+from marrowflow.evaluate.ctc_measures import evaluate_ctc
+from marrowflow.measure.cells import measure_frame
 from marrowflow.segment.presets import expand_preset
-from marrowflow.segment.segmenter import segment_frame  # noqa: E402
+from marrowflow.segment.segmenter import segment_frame
 from marrowflow.track.ctc import relabel_frame, tracks_to_ctc
-from marrowflow.track.linking import track_cells  # noqa: E402
+from marrowflow.track.linking import track_cells
+from marrowflow.workflow.config import validate_config
 
-DATA = Path("/work/shared/data")
+from bench_data import DATA_HELP, REPO, default_data_dir
+
 # pixel size (µm) and time step (h) from the CTC dataset descriptions; `classic`: the config's
 # segmentation.classic section a user would set for this data (used unless --set overrides it)
 DATASETS = {
@@ -56,13 +53,14 @@ def segmenter(config: dict, pixel_size_um: float):
     Returns (fn, name); the name carries a hash of the parameter values (the cache key)."""
     params = expand_preset(config.get("segmentation", {}))
     tag = hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:8]
-    return (lambda img: segment_frame(img, params, pixel_size_um=pixel_size_um)), f"pipeline.segment-{tag}"
+    return (lambda img: segment_frame(img, params, pixel_size_um=pixel_size_um)), f"marrowflow.segment-{tag}"
 
 
-def detections(name: str, mode: str, config: dict, cache: Path) -> tuple[pd.DataFrame, list[np.ndarray], str]:
+def detections(data: Path, name: str, mode: str, config: dict,
+               cache: Path) -> tuple[pd.DataFrame, list[np.ndarray], str]:
     """Cells table and label frames for one dataset and detection mode (cached as .npz/.parquet)."""
     info = DATASETS[name]
-    base = DATA / name
+    base = data / name
     images = _frames(base / "01", "t*.tif")
     if mode == "gt":
         seg_masks = _frames(base / "01_GT" / "SEG", "man_seg*.tif")
@@ -109,9 +107,10 @@ def parse_overrides(items: list[str]) -> dict:
 
 def main(argv: list[str] | None = None) -> pd.DataFrame:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=default_data_dir(), help=DATA_HELP)
     ap.add_argument("--modes", nargs="+", default=["gt", "seg"])
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS))
-    ap.add_argument("--config", default=str(ROOT / "config.yaml"))
+    ap.add_argument("--config", default=str(REPO / "config.yaml"))
     ap.add_argument("--set", nargs="*", default=[], help="overrides, e.g. tracking.area_weight=0.5")
     ap.add_argument("--work", default="/tmp/marrowflow_bench_ctc")
     ap.add_argument("--out", default="/tmp/marrowflow_bench_ctc/bench_ctc_tracking.csv")
@@ -129,18 +128,18 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
         config = validate_config(raw_ds, source=args.config)
         for mode in args.modes:
             t0 = time.perf_counter()
-            cells, labels, source = detections(name, mode, config, work / "cache")
+            cells, labels, source = detections(args.data, name, mode, config, work / "cache")
             t1 = time.perf_counter()
             tracks = track_cells(cells, config["tracking"], pixel_size_um=info["pixel_size_um"],
                                  time_step_h=info["time_step_h"])
             t2 = time.perf_counter()
             res = work / name / mode / "01_RES"
             write_ctc(tracks, labels, res)
-            scores = evaluate_ctc(res, DATA / name / "01_GT")
+            scores = evaluate_ctc(res, args.data / name / "01_GT")
             t3 = time.perf_counter()
+            daughters = tracks[tracks["parent_track_id"] > 0].groupby("parent_track_id")["track_id"].nunique()
             row = {"dataset": name, "detections": f"{mode}:{source}", "n_cells": len(cells),
-                   "n_tracks": int(tracks["track_id"].nunique()),
-                   "n_divisions": int((tracks[tracks["parent_track_id"] > 0].groupby("parent_track_id")["track_id"].nunique() > 1).sum()),
+                   "n_tracks": int(tracks["track_id"].nunique()), "n_divisions": int((daughters > 1).sum()),
                    **{k: scores.get(k) for k in ("Valid", "SEG", "DET", "TRA", "LNK", "CT", "TF", "BC(0)",
                                                  "BC(1)", "BC(2)", "BC(3)", "CCA", "BIO(2)",
                                                  "tp_div(2)", "fp_div(2)", "fn_div(2)", "gt_divisions")},

@@ -11,7 +11,7 @@ annotated frames (01_GT/SEG/man_segNNN.tif) are split by position: even position
 positions test (GOWT1, MSC: sparse cells, so training uses one crop around each annotated
 cell). `classic` (its preset for the imaging type, one parameter set per dataset
 type) is scored on all annotated frames and on the test half; `cellpose` trains a model from
-scratch on the train half (`pipeline.train.train_cellpose`, cached under OUT/models/<dataset>)
+scratch on the train half (`marrowflow.segment.train.train_cellpose`, cached under OUT/models/<dataset>)
 and is scored on the test half. SEG is the CTC measure averaged over all ground-truth objects of
 the frames; F1 at IoU 0.5 sums tp/fp/fn over frames. GOWT1's and MSC's SEG masks annotate only
 some cells of a frame: predicted objects touching no annotated cell are left out of F1 there, and for
@@ -28,7 +28,6 @@ import argparse
 import glob
 import logging
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -37,9 +36,10 @@ import pandas as pd
 import tifffile
 from scipy import ndimage as ndi
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from marrowflow.segment.metrics import match_f1, restrict_to_annotated, seg_sums  # noqa: E402
-from marrowflow.segment.segmenter import make_segmenter  # noqa: E402
+from marrowflow.segment.metrics import match_f1, restrict_to_annotated, seg_sums
+from marrowflow.segment.segmenter import make_segmenter
+
+from bench_data import DATA_HELP, default_data_dir
 
 DATASETS = {
     # name, classic preset, partial annotation, training crop around each object (px; None = whole frames)
@@ -104,8 +104,8 @@ def crops_around_objects(images, masks, size: int):
             if sl is None:
                 continue
             centre = [(s.start + s.stop) // 2 for s in sl]
-            box = tuple(slice(min(max(c - size // 2, 0), max(n - size, 0)), min(max(c - size // 2, 0), max(n - size, 0)) + size)
-                        for c, n in zip(centre, mask.shape))
+            starts = [min(max(c - size // 2, 0), max(n - size, 0)) for c, n in zip(centre, mask.shape)]
+            box = tuple(slice(start, start + size) for start in starts)
             out_i.append(image[box])
             out_m.append(mask[box])
     return out_i, out_m
@@ -113,12 +113,13 @@ def crops_around_objects(images, masks, size: int):
 
 def main(argv=None) -> pd.DataFrame:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+    ap.add_argument("--data", type=Path, default=default_data_dir(), help=DATA_HELP)
     ap.add_argument("--out", default="/tmp/marrowflow-bench")
     ap.add_argument("--backends", nargs="+", default=["classic", "cellpose"])
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS))
     ap.add_argument("--epochs", type=int, default=600,
-                    help="training steps (one batch of 8 crops per epoch); 60 left SIM+ at SEG 0.822, 600 reached 0.876 (3,000: 0.885)")
+                    help="training steps (one batch of 8 crops per epoch); 60 left SIM+ at SEG 0.822, "
+                         "600 reached 0.876 (3,000: 0.885)")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     ap.add_argument("--base-weights", help="fine-tune these weights (per dataset: a {dataset} placeholder "
                     "is filled in) instead of training from scratch; the model goes to OUT/models/<dataset>_ft")
@@ -127,12 +128,13 @@ def main(argv=None) -> pd.DataFrame:
                     help="object diameter (px) the network works at; images are rescaled to it")
     ap.add_argument("--bsize", type=int, default=96, help="training crop size (px, after rescaling)")
     ap.add_argument("--contrast-copies", type=int, default=0,
-                    help="low-contrast copies of each training crop (pipeline.train.low_contrast_copies)")
+                    help="low-contrast copies of each training crop (marrowflow.segment.train.low_contrast_copies)")
     ap.add_argument("--niter", type=int, help="cellpose steps along the flows (default: cellpose's)")
     ap.add_argument("--flow-threshold", type=float, default=0.4, help="cellpose flow error cutoff")
     ap.add_argument("--cellprob-threshold", type=float, default=0.0, help="cellpose cell-probability cut")
     ap.add_argument("--unconverged-min-size", type=int,
-                    help="keep unassigned pieces above the cell-probability cut of at least this many px as objects")
+                    help="keep unassigned pieces above the cell-probability cut of at least this many px "
+                         "as objects")
     ap.add_argument("--model-suffix", default="", help="appended to OUT/models/<dataset> (keeps variants apart)")
     args = ap.parse_args(argv)
     out = Path(args.out)
@@ -140,7 +142,7 @@ def main(argv=None) -> pd.DataFrame:
     rows = []
     for key in args.datasets:
         name, preset, partial, crop = DATASETS[key]
-        frames, images, gts, px = load(Path(args.data), name)
+        frames, images, gts, px = load(args.data, name)
         train_idx, test_idx = list(range(0, len(frames), 2)), list(range(1, len(frames), 2))
         classic = make_segmenter({"backend": "classic", "classic": {"preset": preset}}, pixel_size_um=px)
         if "classic" in args.backends:

@@ -24,8 +24,6 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
@@ -56,29 +54,16 @@ def make_movie(path: Path, n_frames: int, size: int) -> dict:
 
 
 def _segmenter():
-    try:
-        from marrowflow.segment.segmenter import segment_frame
-    except ImportError:
-        from skimage.filters import threshold_otsu
-        from skimage.measure import label
+    from marrowflow.segment.segmenter import segment_frame
 
-        return "skimage otsu+label", lambda image: label(image > threshold_otsu(image)).astype(np.uint32)
     params = {"backend": "classic", "classic": {"preset": None}}  # built-in classic defaults
-    return "pipeline.segment classic", lambda image: segment_frame(image, params)
+    return "marrowflow.segment classic", lambda image: segment_frame(image, params)
 
 
 def _measurer():
-    try:
-        from marrowflow.measure.cells import measure_frame
-    except ImportError:
-        from skimage.measure import regionprops_table
-        import pandas as pd
+    from marrowflow.measure.cells import measure_frame
 
-        def measure(labels, image, t):
-            return pd.DataFrame(regionprops_table(labels, image[0], properties=("label", "area",
-                                                                                 "mean_intensity")))
-        return "skimage regionprops", measure
-    return "pipeline.measure", lambda labels, image, t: measure_frame(
+    return "marrowflow.measure", lambda labels, image, t: measure_frame(
         labels, image, channel_names=["nuclei"], frame=t, time_h=t * 0.25, pixel_size_um=0.5)
 
 
@@ -121,8 +106,7 @@ def process(movie_path: Path, out_dir: Path) -> dict:
 
 
 def _child(args: list[str]) -> dict:
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-           "MKL_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     out = subprocess.run([sys.executable, __file__, *args], env=env, check=True, capture_output=True,
                          text=True)
     return json.loads(out.stdout.strip().splitlines()[-1])

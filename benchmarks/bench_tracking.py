@@ -11,17 +11,13 @@ reports how many division events were recovered exactly.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
+from marrowflow.track.ctc import tracks_to_ctc
 from marrowflow.track.linking import track_cells
-from marrowflow.track.ctc import tracks_to_ctc  # noqa: E402
 
 
 def synthetic_detections(n_frames: int, per_frame: int, seed: int = 0) -> tuple[pd.DataFrame, set]:

@@ -13,9 +13,9 @@ import pandas as pd
 import yaml
 
 from marrowflow.classify.cell_types import classify_cells
+from marrowflow.classify.track_vote import vote_along_tracks
 from marrowflow.measure.cells import measure_frame
 from marrowflow.synthetic import OrganoidParams, simulate_organoid
-from marrowflow.classify.track_vote import vote_along_tracks
 
 
 def measure_truth(sim) -> pd.DataFrame:

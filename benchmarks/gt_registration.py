@@ -14,17 +14,16 @@ the figures explain a ceiling (see benchmarks/README.md).
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 from scipy import ndimage as ndi
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_segmentation import DATASETS, load  # noqa: E402
-from marrowflow.segment.metrics import seg_sums  # noqa: E402
-from marrowflow.segment.segmenter import make_segmenter  # noqa: E402
+from marrowflow.segment.metrics import seg_sums
+from marrowflow.segment.segmenter import make_segmenter
+
+from bench_data import DATA_HELP, default_data_dir
+from bench_segmentation import DATASETS, load
 
 
 def centroid_offsets(image: np.ndarray, gt: np.ndarray, margin: int = 6) -> np.ndarray:
@@ -62,11 +61,11 @@ def shifted_seg(preds: list[np.ndarray], gts: list[np.ndarray], dy: int, dx: int
 
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+    ap.add_argument("--data", type=Path, default=default_data_dir(), help=DATA_HELP)
     ap.add_argument("--every", type=int, default=3, help="use every n-th annotated frame")
     args = ap.parse_args(argv)
     for name, preset, _, _ in DATASETS.values():
-        _, images, gts, px = load(Path(args.data), name)
+        _, images, gts, px = load(args.data, name)
         images, gts = images[::args.every], gts[::args.every]
         d = np.concatenate([centroid_offsets(i, g) for i, g in zip(images, gts)])
         print(f"{name}: {len(d)} isolated objects; intensity - mask centroid (dy, dx) px: "

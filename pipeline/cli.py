@@ -8,47 +8,33 @@ To add a subcommand, write `_add_<name>(subparsers)` that builds its parser and 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import yaml
 
 from marrowflow.errors import ConfigError, InputError, MarrowflowError
+from marrowflow.io.tables import read_table, table_format, write_table
+
+if TYPE_CHECKING:  # the classify package loads scikit-learn: imported where a command needs it
+    from marrowflow.classify.cell_types import ClassificationParams
+    from marrowflow.classify.gates import ClassRule
+
+CELLS_FIX = "give a CSV, TSV or parquet file (.csv, .tsv, .parquet) with one row per cell"
 
 
-def _read_any_table(path: str) -> pd.DataFrame:
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"Table {p} does not exist; give a CSV or parquet file with one row per cell")
-    try:
-        if p.suffix.lower() in (".parquet", ".pq"):
-            return pd.read_parquet(p)
-        return pd.read_csv(p, sep="\t" if p.suffix.lower() == ".tsv" else ",")
-    except Exception as exc:  # noqa: BLE001 - any reader failure means the same thing to the user
-        raise InputError(f"Table {p} cannot be read as {'parquet' if p.suffix == '.parquet' else 'CSV'}: {exc}") from exc
-
-
-def _write_any_table(df: pd.DataFrame, path: str) -> None:
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.tmp")
-    if p.suffix.lower() in (".parquet", ".pq"):
-        df.to_parquet(tmp, index=False)
-    else:
-        df.to_csv(tmp, index=False)
-    tmp.replace(p)
-
-
-def read_workflow(path: str) -> tuple[list, dict]:
-    """A gating workflow file -> (rules, classification settings).
+def read_workflow(path: str) -> tuple[list[ClassRule], ClassificationParams]:
+    """A gating workflow file -> (rules, classification parameters).
 
     CSV: SCIMAP's phenotype_workflow.csv (hierarchy mode with 'likely-' names, as SCIMAP). YAML:
     a marrowflow config (its `classification` section), the section itself, or a bare list of
-    classes, with the pipeline's defaults for what it leaves out.
+    classes, with the schema's defaults for what it leaves out.
     """
-    from marrowflow.classify.cell_types import settings
+    from marrowflow.classify.cell_types import ClassificationParams
     from marrowflow.classify.gates import read_scimap_workflow, rules_from_config
 
     p = Path(path)
@@ -63,9 +49,9 @@ def read_workflow(path: str) -> tuple[list, dict]:
         section = doc.get("classification", doc) if isinstance(doc, dict) else {"classes": doc}
         if not isinstance(section, dict) or not isinstance(section.get("classes"), list):
             raise ConfigError(f"{p}: expected a 'classes' list (under 'classification:' or at the top)")
-        cfg = settings({k: v for k, v in section.items() if k not in ("classes", "track_vote")})
-        return rules_from_config(section["classes"], where=f"{p}: classes"), cfg
-    return read_scimap_workflow(p), settings({"order": "hierarchy", "likely": True})
+        params = ClassificationParams.from_config({k: v for k, v in section.items() if k != "classes"})
+        return rules_from_config(section["classes"], where=f"{p}: classes"), params
+    return read_scimap_workflow(p), ClassificationParams(order="hierarchy", likely=True)
 
 
 def read_gates(path: str) -> pd.DataFrame:
@@ -90,7 +76,10 @@ def read_gates(path: str) -> pd.DataFrame:
 def _run_phenotype(args: argparse.Namespace) -> int:
     from marrowflow.classify.cell_types import phenotype_table
 
-    table = _read_any_table(args.table)
+    table = read_table(args.table, fix=CELLS_FIX)
+    for out in (args.output, args.thresholds_out):
+        if out:
+            table_format(out)  # an unknown suffix fails now, not after the work
     rules, cfg = read_workflow(args.workflow)
     if args.gate is not None and args.gates is not None:
         raise ConfigError("give either --gate (one cutoff for tables rescaled to 0..1) or --gates FILE, not both")
@@ -102,16 +91,16 @@ def _run_phenotype(args: argparse.Namespace) -> int:
     if args.truth_column and args.truth_column not in table.columns:
         raise InputError(f"{args.table} has no column {args.truth_column!r} (--truth-column)")
     if args.no_likely:
-        cfg["likely"] = False
+        cfg = dataclasses.replace(cfg, likely=False)
     groups = table[args.sample_column] if args.sample_column else None
     gates = read_gates(args.gates) if args.gates else None
     labels, _, thresholds = phenotype_table(table, rules, cfg, gate=args.gate, gates=gates,
                                             log=not args.no_log, groups=groups)
     out = table.copy()
     out[args.label] = labels.to_numpy()
-    _write_any_table(out, args.output)
+    write_table(out, args.output)
     if args.thresholds_out:
-        _write_any_table(thresholds, args.thresholds_out)
+        write_table(thresholds, args.thresholds_out)
     print(f"wrote {args.output}: {len(out)} cells, {out[args.label].nunique()} phenotypes")
     if args.truth_column:
         truth = table[args.truth_column].astype(str)
@@ -129,9 +118,9 @@ def _add_phenotype(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("phenotype", help="apply a gating workflow (SCIMAP CSV or marrowflow YAML) to a cell table",
                        description="Writes TABLE with a phenotype column. Markers are columns named like "
                                    "the workflow's markers (or mean_<marker>).")
-    p.add_argument("table", help="cell table, CSV or parquet; one row per cell, one column per marker")
+    p.add_argument("table", help="cell table, CSV, TSV or parquet; one row per cell, one column per marker")
     p.add_argument("workflow", help="SCIMAP phenotype_workflow.csv or a YAML file with classification.classes")
-    p.add_argument("-o", "--output", required=True, help="output table (.csv or .parquet)")
+    p.add_argument("-o", "--output", required=True, help="output table (.csv, .tsv or .parquet)")
     p.add_argument("--gate", type=float, help="one cutoff for every marker (tables rescaled to 0..1: 0.5)")
     p.add_argument("--gates", help="per-marker cutoffs, SCIMAP manual_gates.csv (marker,gate[,per image...])")
     p.add_argument("--no-log", action="store_true",
@@ -150,7 +139,7 @@ def _run_train_classifier(args: argparse.Namespace) -> int:
 
     tables, reviews = [], []
     for path in args.cells:
-        cells = _read_any_table(path)
+        cells = read_table(path, fix=CELLS_FIX)
         if "sample" not in cells.columns:
             cells = cells.assign(sample=Path(path).parent.name)
         tables.append(cells)
@@ -159,8 +148,9 @@ def _run_train_classifier(args: argparse.Namespace) -> int:
             if review.is_file():
                 reviews.append(read_reviewed_types(review, sample))
     if not reviews:
-        raise InputError(f"no reviewed cell types found under {args.reviews}/<sample>/cell_types.csv for the "
-                         "samples of the given cells tables; review some cells in napari first")
+        raise InputError(f"no reviewed cell types found under {args.reviews}/<sample>/cell_types.csv (frame, "
+                         "label, cell_type) for the samples of the given cells tables; review some cells first "
+                         "or point --reviews at the folder that holds the reviews")
     bundle = train_classifier(pd.concat(tables, ignore_index=True), pd.concat(reviews, ignore_index=True),
                               n_estimators=args.n_estimators, cv_folds=args.cv_folds, seed=args.seed)
     save_model(bundle, args.output)

@@ -16,7 +16,7 @@ def repo_root() -> Path:
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The real public microscopy with ground truth; the tests that use it fail if it is absent."""
-    assert SHARED_DATA.is_dir(), f"real data expected at {SHARED_DATA} (see DEVELOPERS.md)"
+    assert SHARED_DATA.is_dir(), f"real data expected at {SHARED_DATA} (../shared/data next to the repository)"
     return SHARED_DATA
 
 

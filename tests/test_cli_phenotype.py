@@ -51,6 +51,11 @@ def test_yaml_workflow_with_gates_file_parquet(tmp_path):
     main(["phenotype", str(tmp_path / "cells.parquet"), str(tmp_path / "wf.yaml"), "-o",
           str(tmp_path / "out.csv"), "--gates", str(tmp_path / "gates.csv"), "--no-log"])
     assert list(pd.read_csv(tmp_path / "out.csv")["phenotype"]) == list(table["truth"])
+    # tab-separated in, tab-separated out
+    table.to_csv(tmp_path / "cells.tsv", sep="\t", index=False)
+    main(["phenotype", str(tmp_path / "cells.tsv"), str(tmp_path / "wf.yaml"), "-o", str(tmp_path / "out.tsv"),
+          "--gates", str(tmp_path / "gates.csv"), "--no-log"])
+    assert list(pd.read_csv(tmp_path / "out.tsv", sep="\t")["phenotype"]) == list(table["truth"])
 
 
 def test_auto_thresholds_without_gates(tmp_path):
@@ -68,8 +73,17 @@ def test_auto_thresholds_without_gates(tmp_path):
 def test_errors_are_one_clear_line(tmp_path, capsys):
     (tmp_path / "wf.yaml").write_text(WORKFLOW)
     assert main(["phenotype", str(tmp_path / "missing.csv"), str(tmp_path / "wf.yaml"), "-o", "x.csv"]) == 1
-    assert "does not exist" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "missing.csv: expected a csv table, found no such file" in err and "one row per cell" in err
+    assert len(err.strip().splitlines()) == 1
     pd.DataFrame({"CD45": [1.0]}).to_csv(tmp_path / "t.csv", index=False)
+    assert main(["phenotype", str(tmp_path / "t.csv"), str(tmp_path / "wf.yaml"), "-o", str(tmp_path / "x.xlsx"),
+                 "--gate", "0.5"]) == 1
+    assert "x.xlsx: expected a table file ending in .parquet, .pq, .csv, .tsv" in capsys.readouterr().err
+    assert not (tmp_path / "x.xlsx").exists()
+    (tmp_path / "broken.parquet").write_text("not parquet")
+    assert main(["phenotype", str(tmp_path / "broken.parquet"), str(tmp_path / "wf.yaml"), "-o", "x.csv"]) == 1
+    assert "broken.parquet: expected a readable parquet table" in capsys.readouterr().err
     assert main(["phenotype", str(tmp_path / "t.csv"), str(tmp_path / "wf.yaml"), "-o", "x.csv",
                  "--gate", "0.5", "--gates", "g.csv"]) == 1
     assert "either --gate" in capsys.readouterr().err

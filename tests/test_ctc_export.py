@@ -5,9 +5,10 @@ import pandas as pd
 import pytest
 import tifffile
 
-from marrowflow.track.ctc_export import write_ctc_results
+from marrowflow.errors import InputError
 from marrowflow.io import LabelStackWriter
 from marrowflow.review.files import Review
+from marrowflow.track.ctc_export import write_ctc_results
 
 
 def _labels(path):
@@ -49,7 +50,7 @@ def test_a_failure_leaves_no_folder_and_keeps_an_earlier_one(tmp_path):
     _labels(tmp_path / "labels.tif")
     write_ctc_results(_tracks(), tmp_path / "labels.tif", tmp_path / "ctc")
     before = (tmp_path / "ctc" / "res_track.txt").read_bytes()
-    with pytest.raises(Exception):
+    with pytest.raises(InputError, match="missing.tif"):
         write_ctc_results(_tracks(), tmp_path / "missing.tif", tmp_path / "ctc")
     assert (tmp_path / "ctc" / "res_track.txt").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ctc", "labels.tif"]

@@ -1,11 +1,13 @@
-"""Sample discovery: one row per movie, safe unique names, per-frame folders as one movie."""
+"""Sample discovery: one row per movie, safe unique names, per-frame folders as one movie; the
+sample sheet's duplicate names."""
 
 import numpy as np
 import pytest
 import tifffile
 
-from marrowflow.workflow.discovery import discover_samples, sanitise_name, sample_name, unique_names
-from marrowflow.errors import InputError
+from marrowflow.errors import ConfigError, InputError
+from marrowflow.workflow.discovery import discover_samples, sample_name, sanitise_name, unique_names
+from marrowflow.workflow.samples import read_sample_sheet
 
 
 def _touch_tiff(path):
@@ -61,3 +63,11 @@ def test_per_frame_files_found_one_by_one_warn(tmp_path):
     with pytest.warns(UserWarning, match="'seq'.*one sample"):
         df = discover_samples(tmp_path)
     assert list(df["sample"]) == ["t000", "t001", "t002"]
+
+
+def test_duplicate_sheet_names_name_their_lines(tmp_path):
+    (tmp_path / "m.tif").touch()
+    (tmp_path / "s.tsv").write_text("sample\tpath\na\tm.tif\nb\tm.tif\na\tm.tif\nb\tm.tif\n")
+    config = {"channels": [{"name": "nuclei"}]}
+    with pytest.raises(ConfigError, match=r"'a' on lines 2, 4; 'b' on lines 3, 5.*add _2, _3"):
+        read_sample_sheet(tmp_path / "s.tsv", config, base_dir=tmp_path)

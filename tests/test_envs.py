@@ -98,6 +98,29 @@ def test_environment_yml_installs_everything():
     assert "napari[pyqt6]>=0.9,<0.10" in pip, "napari with its Qt binding, as in pyproject"
 
 
+def pip_entries(path: Path) -> list[str]:
+    """The `pip:` list of a conda env file (empty without one)."""
+    env = yaml.safe_load(path.read_text())
+    return next((d["pip"] for d in env["dependencies"] if isinstance(d, dict)), [])
+
+
+@pytest.mark.parametrize("path", ENV_FILES, ids=lambda p: p.name)
+def test_env_installs_the_project(path):
+    """Each rule env installs marrowflow itself (the rule scripts import it), editable from the
+    folder in $MARROWFLOW_SOURCE, which the Snakefile sets to the workflow's folder: a relative path
+    would be read from wherever conda puts its copy of the env file (<workdir>/.snakemake/conda/)."""
+    editable = [e.removeprefix("-e").strip() for e in pip_entries(path) if e.startswith("-e")]
+    assert editable == ["${MARROWFLOW_SOURCE}"], f"{path.name}: expected one `-e ${{MARROWFLOW_SOURCE}}` entry"
+    assert "pip" in yaml.safe_load(path.read_text())["dependencies"], f"{path.name}: a pip section needs pip"
+
+
+def test_snakefile_points_the_envs_at_the_repository():
+    """The Snakefile sets MARROWFLOW_SOURCE to its own folder (the repository) unless the user did."""
+    text = (REPO / "Snakefile").read_text()
+    assert 'os.environ.setdefault("MARROWFLOW_SOURCE", workflow.basedir)' in text
+    assert (REPO / "pyproject.toml").is_file(), "workflow.basedir (the Snakefile's folder) must hold the project"
+
+
 def rules_by_env() -> dict[str, list[str]]:
     """The rules each env file's header says it serves (`# Rule: x` / `# Rules: x, y`)."""
     served = {}

@@ -1,6 +1,7 @@
 """benchmarks/gt_registration.py: the ground-truth offset check finds a known shift."""
 
 import importlib.util
+import sys
 
 import numpy as np
 import pytest
@@ -9,10 +10,15 @@ from scipy import ndimage as ndi
 
 @pytest.fixture(scope="module")
 def gt_registration(repo_root):
-    """The benchmark script as a module (it puts benchmarks/ on sys.path for its own imports)."""
-    spec = importlib.util.spec_from_file_location("gt_registration", repo_root / "benchmarks" / "gt_registration.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    """The benchmark script as a module, with benchmarks/ on sys.path as when it runs as a script."""
+    folder = str(repo_root / "benchmarks")
+    sys.path.insert(0, folder)
+    try:
+        spec = importlib.util.spec_from_file_location("gt_registration", f"{folder}/gt_registration.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(folder)
     return module
 
 

@@ -7,7 +7,7 @@ import pytest
 import tifffile
 
 from marrowflow.errors import InputError
-from marrowflow.io import EmptyFrameWarning, check_frame, check_unique_samples, open_movie
+from marrowflow.io import EmptyFrameWarning, check_frame, open_movie
 
 
 def _frames(folder, n=3, shape=(8, 8), numbers=None):
@@ -167,13 +167,6 @@ def test_non_ascii_and_space_paths(tmp_path):
     path = tmp_path / "données brutes" / "film ß 1.ome.tif"
     tifffile.imwrite(path, np.ones((2, 8, 8), np.uint8), ome=True, metadata={"axes": "TYX"})
     assert open_movie(path).read_frame(1).shape == (1, 8, 8)
-
-
-def test_duplicate_sample_names():
-    check_unique_samples(["a", "b"], "samples.tsv")
-    with pytest.raises(InputError) as err:
-        check_unique_samples(["a", "b", "a", "c", "b"], "samples.tsv")
-    _assert_actionable(err, "samples.tsv", "'a' on data rows 1, 3", "'b' on data rows 2, 5")
 
 
 def test_missing_codec_names_imagecodecs(tmp_path, monkeypatch):

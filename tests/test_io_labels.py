@@ -19,6 +19,7 @@ from marrowflow.io import (
     read_json,
     read_label_frame,
     read_table,
+    table_format,
     write_ctc_masks,
     write_json,
     write_table,
@@ -158,8 +159,19 @@ def test_table_errors(tmp_path):
     (tmp_path / "bad.parquet").write_text("nope")
     with pytest.raises(InputError, match="bad.parquet: expected a readable parquet"):
         read_table(tmp_path / "bad.parquet")
-    with pytest.raises(ValueError, match="xlsx"):
+    with pytest.raises(InputError, match="xlsx"):
         write_table(pd.DataFrame(), tmp_path / "t.xlsx")
+    with pytest.raises(InputError, match="Fix: give a cell table"):
+        read_table(tmp_path / "missing.csv", fix="give a cell table")
+
+
+def test_table_suffix_decides_the_format(tmp_path):
+    df = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    write_table(df, tmp_path / "t.pq")
+    write_table(df, tmp_path / "t.TSV")
+    assert table_format(tmp_path / "t.pq") == "parquet" and pd.read_parquet(tmp_path / "t.pq").equals(df)
+    assert (tmp_path / "t.TSV").read_text() == "a\tb\n1\tx\n2\ty\n"
+    pd.testing.assert_frame_equal(read_table(tmp_path / "t.TSV"), df)
 
 
 def test_json_sorted_indented_numpy_and_nan(tmp_path):

@@ -1,18 +1,18 @@
-"""pipeline.provenance: versions, config hash, streamed input checksums, atomic provenance.json."""
+"""marrowflow.workflow.provenance: versions, config hash, streamed input checksums, atomic provenance.json."""
 
 import hashlib
 import json
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from marrowflow.workflow import provenance
 from marrowflow.errors import InputError
+from marrowflow.workflow import provenance
 
 CONFIG = {"segmentation": {"backend": "classic"}, "channels": [{"name": "nuclei"}], "b": 1.5}
-START = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
-END = datetime(2026, 1, 2, 3, 5, 0, tzinfo=timezone.utc)
+START = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+END = datetime(2026, 1, 2, 3, 5, 0, tzinfo=UTC)
 
 
 def test_config_hash_is_canonical_json():

@@ -53,8 +53,8 @@ def test_simplus_with_ground_truth_is_segmented_tracked_and_evaluated(tmp_path, 
 def test_gowt1_uint8_frames_and_msc_whole_cells_run_through(tmp_path, shared_data):
     gowt1 = _linked_frames(shared_data / "ctc-Fluo-N2DH-GOWT1" / "01", tmp_path / "gowt1 frames", 12)
     project = tmp_path / "gowt1"
-    results = _results(_run(project, [{"sample": "gowt1", "path": gowt1, "channels": "nuclei"}], "fluo_nuclei", 0.24, 5 / 60),
-                       project)
+    sheet = [{"sample": "gowt1", "path": gowt1, "channels": "nuclei"}]
+    results = _results(_run(project, sheet, "fluo_nuclei", 0.24, 5 / 60), project)
     meta = json.loads((results / "gowt1" / "metadata.json").read_text())
     assert (meta["n_frames"], meta["shape_zyx"], meta["dtype"]) == (12, [1024, 1024], "uint8")
     # every annotated nucleus (TRA markers) of these frames lies on a tracked object
@@ -82,7 +82,7 @@ def test_gowt1_uint8_frames_and_msc_whole_cells_run_through(tmp_path, shared_dat
     for t, source in enumerate(sorted(msc.glob("t*.tif"))[:6]):
         (msc_frames / f"t{t:03d}.tif").symlink_to(source)
     project = tmp_path / "msc"
-    results = _results(_run(project, [{"sample": "msc", "path": msc_frames, "channels": "cells"}], "whole_cell", 0.3, 1 / 3),
-                       project)
+    sheet = [{"sample": "msc", "path": msc_frames, "channels": "cells"}]
+    results = _results(_run(project, sheet, "whole_cell", 0.3, 1 / 3), project)
     cells = pd.read_parquet(results / "msc" / "cells.parquet")
     assert cells["frame"].nunique() == 6 and cells.groupby("frame").size().between(2, 40).all()

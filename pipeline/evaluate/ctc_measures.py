@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from marrowflow.errors import InputError
+from marrowflow.io.tables import read_table
 
 __all__ = ["evaluate_ctc", "count_error", "truth_counts", "evaluate_sample"]
 
@@ -87,10 +88,8 @@ def truth_counts(gt_dir: str | Path, classes: list[str] | None = None,
     """Counts per type per frame from `gt_dir/cell_types.csv` (frame, label, cell_type), long format
     `frame, cell_type, n` (+ `time_h` when the time step is given), zeros included."""
     path = Path(gt_dir) / "cell_types.csv"
-    if not path.is_file():
-        raise InputError(f"{path} does not exist; typed ground truth (frame, label, cell_type) is "
-                         "written by pipeline.synthetic.write_synthetic")
-    table = pd.read_csv(path)
+    table = read_table(path, fix="typed ground truth (frame, label, cell_type) exists for synthetic samples only "
+                                 "(marrowflow.synthetic.write_synthetic writes it); compare counts for those")
     missing = [c for c in ("frame", "label", "cell_type") if c not in table.columns]
     if missing:
         raise InputError(f"{path}: column(s) {missing} missing; found {list(table.columns)}")
@@ -141,6 +140,5 @@ def evaluate_sample(res_dir: str | Path, gt_dir: str | Path, counts_path: str | 
     """
     result: dict[str, Any] = {"ctc": evaluate_ctc(res_dir, gt_dir), "counts": None}
     if counts_path is not None and (Path(gt_dir) / "cell_types.csv").is_file():
-        counts = pd.read_csv(counts_path) if str(counts_path).endswith(".csv") else pd.read_parquet(counts_path)
-        result["counts"] = count_error(counts, truth_counts(gt_dir))
+        result["counts"] = count_error(read_table(counts_path), truth_counts(gt_dir))
     return result

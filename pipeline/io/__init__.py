@@ -1,7 +1,7 @@
 """Everything file-related: lazy movie readers, label stacks, tables, JSON, atomic writes."""
 
 from marrowflow.io.atomic import atomic_write, clean_stale_temps
-from marrowflow.io.checks import EmptyFrameWarning, check_frame, check_unique_samples
+from marrowflow.io.checks import EmptyFrameWarning, check_frame
 from marrowflow.io.labels import (
     LabelStack,
     LabelStackWriter,
@@ -13,11 +13,11 @@ from marrowflow.io.labels import (
 )
 from marrowflow.io.metadata import MovieMetadata, length_to_um, time_to_h
 from marrowflow.io.movie import Movie, open_movie, reopen_movie
-from marrowflow.io.tables import read_json, read_table, write_json, write_table
+from marrowflow.io.tables import TABLE_SUFFIXES, read_json, read_table, table_format, write_json, write_table
 
 __all__ = [
-    "EmptyFrameWarning", "LabelStack", "LabelStackWriter", "Movie", "MovieMetadata", "atomic_write",
-    "check_frame", "check_unique_samples", "clean_stale_temps", "frame_chunks", "gather_label_chunks",
+    "TABLE_SUFFIXES", "EmptyFrameWarning", "LabelStack", "LabelStackWriter", "Movie", "MovieMetadata", "atomic_write",
+    "check_frame", "clean_stale_temps", "frame_chunks", "gather_label_chunks",
     "length_to_um", "open_labels", "open_movie", "read_json", "reopen_movie", "read_label_frame", "read_table",
-    "time_to_h", "write_ctc_masks", "write_json", "write_table",
+    "table_format", "time_to_h", "write_ctc_masks", "write_json", "write_table",
 ]

@@ -125,7 +125,7 @@ class LabelStack:
             self.close()
             raise InputError(f"{self.path}: expected labels stored (T, [Z], Y, X) with one page per plane, "
                              f"found shape {series.shape} (axes {series.axes!r}) in {n_pages} pages. Fix: "
-                             "save labels with pipeline.io.LabelStackWriter.")
+                             "save labels with marrowflow.io.LabelStackWriter.")
         self._pages_per_frame = n_pages // self.n_frames  # 0: all frames share one page (e.g. RGB)
 
     def read_frame(self, t: int) -> np.ndarray:

@@ -54,7 +54,7 @@ def _validate_axes(axes: str, path: Path) -> str:
     bad = set(axes) - set(_KNOWN)
     if bad or len(set(axes)) != len(axes) or not {"Y", "X"} <= set(axes):
         raise InputError(f"{path}: expected axes made of distinct letters from TCZYX including Y and X, "
-                         f"found {axes!r}. Fix: set image.axes in config.yaml (e.g. 'TCYX' or 'TZYX').")
+                         f"found {axes!r}. Fix: give axes (config key image.axes) such as 'TCYX' or 'TZYX'.")
     return axes
 
 
@@ -102,8 +102,8 @@ def _resolve_shape(shape: tuple[int, ...], axes: str, channel_names: Sequence[st
             if int(np.prod([sizes[a] for a in stack_axes])) == n_planes:
                 return tuple(sizes[a] for a in stack_axes) + tuple(shape[-2:])
     raise InputError(f"{path}: expected data with the {len(axes)} dimensions that axes {axes!r} name, "
-                     f"found data of shape {shape} ({len(shape)} dimensions). Fix: set image.axes in "
-                     "config.yaml to one letter per dimension, in file order (e.g. 'TYX' for a plain "
+                     f"found data of shape {shape} ({len(shape)} dimensions). Fix: give axes (config key "
+                     "image.axes) with one letter per dimension, in file order (e.g. 'TYX' for a plain "
                      "stack of 2D frames).")
 
 
@@ -154,8 +154,8 @@ class _TiffSource:
             self.axes = "YX"
         else:
             raise InputError(f"{path}: expected axes in the file's metadata (OME-TIFF or ImageJ), found a "
-                             f"plain TIFF of shape {shape} without axes. Fix: set image.axes in config.yaml "
-                             "(e.g. 'TYX', 'TCYX' or 'TZYX', one letter per dimension in file order).")
+                             f"plain TIFF of shape {shape} without axes. Fix: give axes (config key image.axes), "
+                             "e.g. 'TYX', 'TCYX' or 'TZYX', one letter per dimension in file order.")
         self.shape = _resolve_shape(shape, self.axes, channel_names, path)
         n_pages = len(series.pages)
         self.n_grid = next((k for k in range(len(self.shape), -1, -1)
@@ -270,7 +270,7 @@ class _FolderSource:
                              "Fix: move them out of the folder.")
         if not frames:
             raise InputError(f"{folder}: expected per-frame TIFF files (t000.tif, ...), found none. "
-                             "Fix: point the sample sheet at the folder holding the frames.")
+                             "Fix: point the sample's path at the folder holding the frames.")
         numbers = [_frame_number(p) for p in frames]
         if None in numbers:
             bad = frames[numbers.index(None)]
@@ -423,7 +423,7 @@ def _open_source(path: Path, axes: str | None, channel_names: Sequence[str] | No
         return _BioioSource(path)
     raise InputError(f"{path}: expected a TIFF/OME-TIFF file, a folder of per-frame TIFFs or a vendor "
                      f"file ({', '.join(VENDOR_SUFFIXES)}), found a {suffix or 'suffix-less'} file. Fix: "
-                     "convert the movie to OME-TIFF or point the sample sheet at the right file.")
+                     "convert the movie to OME-TIFF or point the sample's path at the right file.")
 
 
 def open_movie(path: str | os.PathLike, *, axes: str | None = None,
@@ -439,8 +439,8 @@ def open_movie(path: str | os.PathLike, *, axes: str | None = None,
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: expected a movie file or a folder of frames, found nothing at this "
-                         "path. Fix: correct the path in the sample sheet (paths are relative to the "
-                         "folder snakemake runs in).")
+                         "path. Fix: correct the sample's path (a relative path is taken from the working "
+                         "directory).")
     source = _open_source(path, axes, channel_names)
     try:
         meta = _build_metadata(path, source, channel_names, pixel_size_um, time_step_h, z_step_um)
@@ -468,9 +468,9 @@ def _build_metadata(path: Path, source: _Source, channel_names: Sequence[str] | 
     found = source.file_metadata
     if channel_names is not None and len(channel_names) != n_channels:
         raise InputError(f"{path}: expected {len(channel_names)} channels ({', '.join(channel_names)}), "
-                         f"found {n_channels} (axes {source.axes!r}, shape {source.shape}). Fix: list one "
-                         "name per channel in config.yaml `channels` (or the sample sheet's `channels` "
-                         "column), or correct image.axes if the channel axis is in the wrong place.")
+                         f"found {n_channels} (axes {source.axes!r}, shape {source.shape}). Fix: give one "
+                         "channel name per channel (config key channels, or a sample's own channel names), "
+                         "or correct the axes (image.axes) if the channel axis is in the wrong place.")
     names = list(channel_names) if channel_names is not None else (
         found.get("channel_names") if found.get("channel_names") and len(found["channel_names"]) == n_channels
         else [f"c{i}" for i in range(n_channels)])

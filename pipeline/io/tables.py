@@ -14,24 +14,27 @@ import pandas as pd
 from marrowflow.errors import InputError
 from marrowflow.io.atomic import atomic_write
 
-_TABLE_SUFFIXES = (".parquet", ".csv", ".tsv")
+TABLE_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".tsv": "tsv"}
+"""File suffix -> table format, for `read_table` and `write_table`."""
 
 
-def _table_kind(path: Path) -> str:
+def table_format(path: str | os.PathLike) -> str:
+    """"parquet", "csv" or "tsv" by the file's suffix; InputError for any other suffix."""
+    path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in _TABLE_SUFFIXES:
-        raise ValueError(f"{path}: expected a table file ending in {', '.join(_TABLE_SUFFIXES)}, "
-                         f"found {suffix!r}")
-    return suffix[1:]
+    if suffix not in TABLE_SUFFIXES:
+        raise InputError(f"{path}: expected a table file ending in {', '.join(TABLE_SUFFIXES)}, "
+                         f"found {suffix or 'no suffix'!r}. Fix: name the file with one of those suffixes.")
+    return TABLE_SUFFIXES[suffix]
 
 
 def write_table(df: pd.DataFrame, path: str | os.PathLike) -> None:
-    """Write `df` (without its index) as parquet, csv or tsv chosen by suffix, atomically.
+    """Write `df` (without its index) as parquet, csv or tsv chosen by suffix (`TABLE_SUFFIXES`), atomically.
 
     The same table always gives the same bytes (no timestamps are stored).
     """
     path = Path(path)
-    kind = _table_kind(path)
+    kind = table_format(path)
     with atomic_write(path) as tmp:
         if kind == "parquet":
             df.to_parquet(tmp, index=False, engine="pyarrow", compression="zstd")
@@ -39,20 +42,24 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike) -> None:
             df.to_csv(tmp, index=False, sep="," if kind == "csv" else "\t", lineterminator="\n")
 
 
-def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    """Read a parquet, csv or tsv table; raise InputError naming the file when it cannot."""
+def read_table(path: str | os.PathLike, *, fix: str | None = None) -> pd.DataFrame:
+    """Read a parquet, csv or tsv table; raise InputError naming the file when it cannot.
+
+    `fix` is the advice the error gives; the default suits a step's own outputs (rerun the step),
+    a caller reading a user's file passes its own (e.g. what the table must hold).
+    """
     path = Path(path)
-    kind = _table_kind(path)
+    kind = table_format(path)
     if not path.is_file():
-        raise InputError(f"{path}: expected a {kind} table, found no such file. Fix: check the path "
-                         "or rerun the step that makes it.")
+        raise InputError(f"{path}: expected a {kind} table, found no such file. "
+                         f"Fix: {fix or 'check the path or rerun the step that makes it'}.")
     try:
         if kind == "parquet":
             return pd.read_parquet(path, engine="pyarrow")
         return pd.read_csv(path, sep="," if kind == "csv" else "\t")
     except (OSError, ValueError, pd.errors.ParserError) as err:
         raise InputError(f"{path}: expected a readable {kind} table, found an unreadable file ({err}). "
-                         "Fix: delete it and rerun the step that makes it.") from err
+                         f"Fix: {fix or 'delete it and rerun the step that makes it'}.") from err
 
 
 def _json_default(obj: Any) -> Any:

@@ -1,6 +1,12 @@
 """Human review of a sample (`reviews/<sample>/`): the files, applying them to the tables, and
 the track-edit algebra the napari plugin uses. No Qt here."""
 
+from marrowflow.review.apply import (
+    apply_label_review,
+    apply_track_review,
+    apply_type_review,
+    review_fixed_links,
+)
 from marrowflow.review.files import (
     FILES,
     Review,
@@ -11,12 +17,6 @@ from marrowflow.review.files import (
     merge_reviews,
     read_review_log,
     save_review,
-)
-from marrowflow.review.apply import (
-    apply_label_review,
-    apply_track_review,
-    apply_type_review,
-    review_fixed_links,
 )
 from marrowflow.review.track_edits import (
     apply_track_edits,

@@ -15,7 +15,7 @@ Files of `reviews/<sample>/` (never written by workflow rules):
   - `unlink`: the two cells are not the same cell and not mother/daughter (a split, or a parent
     removed);
   - `delete`: cell (frame, label) is no cell (false detection); next_frame = next_label = -1.
-  `review_fixed_links(review)` gives the confirmed links in `pipeline.track.track_cells`'s
+  `review_fixed_links(review)` gives the confirmed links in `marrowflow.track.track_cells`'s
   `fixed_links` format.
 - `review_log.jsonl`: one JSON line per save: time, user, what was saved.
 """
@@ -26,7 +26,6 @@ import datetime as _dt
 import getpass
 import json
 import os
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,8 +86,8 @@ class Review:
         if t in self.label_frames:
             return self.label_frames[t]
         if self.labels_path is None:
-            raise InputError(f"review: frame {t} is listed as reviewed but no labels.tif holds it. Fix: "
-                             "remove it from reviewed_frames.txt or save the review again from napari")
+            raise InputError(f"review: frame {t} is listed as reviewed but no labels.tif holds it. Fix: remove "
+                             "it from reviewed_frames.txt, or save the review again to write that frame")
         with open_labels(self.labels_path) as stack:
             return stack.read_frame(t)
 
@@ -97,8 +96,8 @@ class Review:
 def _check_columns(df: pd.DataFrame, need: tuple[str, ...], path: Path) -> pd.DataFrame:
     missing = [c for c in need if c not in df.columns]
     if missing:
-        raise InputError(f"{path}: expected columns {list(need)}, found {list(df.columns)}. Fix: save the "
-                         "review again from the napari review widget or restore the missing columns")
+        raise InputError(f"{path}: expected columns {list(need)}, found {list(df.columns)}. Fix: restore the "
+                         "missing columns, or save the review again to rewrite the file")
     return df[list(need)]
 
 
@@ -131,7 +130,7 @@ def _read_frames(path: Path) -> list[int]:
         return sorted({int(w) for w in words})
     except ValueError as err:
         raise InputError(f"{path}: expected one frame index (integer) per line, found {err}. Fix: "
-                         "correct the file or save the review again from napari") from err
+                         "correct the file, or save the review again to rewrite it") from err
 
 
 def load_review(review_dir: str | os.PathLike) -> Review:
@@ -207,7 +206,7 @@ def save_review(review_dir: str | os.PathLike, new: Review, *, n_frames: int, sh
         write_table(merged.cell_types, d / FILES["types"])
     if len(merged.track_edits):
         write_table(merged.track_edits, d / FILES["tracks"])
-    entry = {"time": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    entry = {"time": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
              "user": user or _user(), "cell_types": len(new.cell_types), "track_edits": len(new.track_edits),
              "frames": sorted(int(t) for t in new.reviewed_frames), "note": note}
     log = d / FILES["log"]

@@ -74,7 +74,7 @@ def check_ctc(ctc: pd.DataFrame) -> None:
         problems.append("a track ends before it begins")
     if "n" in ctc and (ctc["n"] != ctc["end"] - ctc["begin"] + 1).any():
         bad = ctc.loc[ctc["n"] != ctc["end"] - ctc["begin"] + 1, "label"].tolist()[:5]
-        problems.append(f"track(s) {bad} skip frames (run pipeline.track.split_gaps)")
+        problems.append(f"track(s) {bad} skip frames (run marrowflow.track.split_gaps)")
     if "rows" in ctc and (ctc["rows"] != ctc["n"]).any():
         problems.append("a track has two cells in one frame")
     parents = ctc.set_index("label")

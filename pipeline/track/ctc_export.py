@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 
 from marrowflow.io import open_labels, write_ctc_masks
-from marrowflow.review.files import Review
 from marrowflow.review.apply import apply_label_review
+from marrowflow.review.files import Review
 from marrowflow.track.ctc import relabel_frame, tracks_to_ctc
 
 

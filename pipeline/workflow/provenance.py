@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -92,10 +92,10 @@ def git_revision(folder: str | os.PathLike | None = None) -> dict[str, Any] | No
 def _iso(moment: datetime | float) -> str:
     """ISO 8601 in UTC from a datetime (naive = UTC) or a POSIX timestamp."""
     if isinstance(moment, datetime):
-        stamp = moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+        stamp = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
     else:
-        stamp = datetime.fromtimestamp(float(moment), tz=timezone.utc)
-    return stamp.astimezone(timezone.utc).isoformat()
+        stamp = datetime.fromtimestamp(float(moment), tz=UTC)
+    return stamp.astimezone(UTC).isoformat()
 
 
 def collect_provenance(*, config: Mapping[str, Any], inputs: Iterable[str | os.PathLike],

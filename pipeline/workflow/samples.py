@@ -76,7 +76,10 @@ def read_sample_sheet(path: str | Path, config: Mapping[str, Any], *,
     problems = []
     dup = sorted(sheet.loc[sheet["sample"].duplicated(), "sample"].unique())
     if dup:
-        problems.append(f"duplicate sample name(s) {dup}; every sample needs its own name")
+        lines = {name: [n + 2 for n in sheet.index[sheet["sample"] == name]] for name in dup}
+        where = "; ".join(f"{name!r} on lines {', '.join(map(str, rows))}" for name, rows in lines.items())
+        problems.append(f"duplicate sample name(s) {dup} ({where}); every sample needs its own name "
+                        "(e.g. add _2, _3)")
     default_channels = ",".join(c["name"] for c in config["channels"])
     for row_no, row in enumerate(sheet.itertuples(index=False), start=2):
         where = f"line {row_no} (sample {row.sample!r})"
