@@ -6,6 +6,7 @@ import pytest
 import yaml
 
 from marrowflow.errors import ConfigError
+from marrowflow.schema import load_schema
 from marrowflow.workflow.config import load_config, segmentation_channel, validate_config
 from marrowflow.workflow.samples import read_sample_sheet, sample_table
 
@@ -22,6 +23,29 @@ def test_shipped_config_is_valid_and_gets_defaults(repo_root):
     assert config["reviews"] == "reviews"
     assert config["segmentation"]["backend"] == "classic"
     assert config["image"]["pixel_size_um"] is None
+
+
+def _restated_defaults(config: dict, schema: dict, where: str = "") -> list[str]:
+    """Keys of `config` whose value is the schema's default for that key (recursively)."""
+    found = []
+    for key, value in config.items():
+        props = schema.get("properties", {})
+        sub = props.get(key, schema.get("additionalProperties") if key not in props else None)
+        if not isinstance(sub, dict):
+            continue
+        if "default" in sub and sub["default"] == value:
+            found.append(f"{where}{key}: {value!r}")
+        elif isinstance(value, dict):
+            found += _restated_defaults(value, sub, f"{where}{key}.")
+    return found
+
+
+def test_shipped_config_restates_no_default(base_config):
+    """config.yaml holds the project's choices only: a copied default would be a second place
+    where that default is written (and would silently stop following the schema)."""
+    assert _restated_defaults(base_config, load_schema()) == []
+    assert _restated_defaults({"tracking": {"gap_closing_frames": 2, "divisions": False}},
+                              load_schema()) == ["tracking.gap_closing_frames: 2"]
 
 
 def test_validation_does_not_modify_its_input(base_config):
@@ -45,7 +69,7 @@ def test_bad_enum_value_lists_allowed_values(base_config):
 
 
 def test_wrong_type_and_range_are_reported(base_config):
-    base_config["image"]["pixel_size_um"] = -1
+    base_config["image"] = {"pixel_size_um": -1}
     with pytest.raises(ConfigError, match=r"image.pixel_size_um"):
         validate_config(base_config)
 
