@@ -167,7 +167,7 @@ def _add_train_classifier(sub: argparse._SubParsersAction) -> None:
                                    "model and model_path.")
     p.add_argument("cells", nargs="+", help="cells tables (results/<sample>/cells.parquet), several samples")
     p.add_argument("--reviews", default="reviews", help="folder holding <sample>/cell_types.csv (default: reviews)")
-    p.add_argument("-o", "--output", required=True, help="model file to write (.joblib)")
+    p.add_argument("-o", "--output", required=True, help="model file to write (skops format, .skops)")
     p.add_argument("--n-estimators", type=int, default=200)
     p.add_argument("--cv-folds", type=int, default=5)
     p.add_argument("--seed", type=int, default=0)

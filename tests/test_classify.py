@@ -7,7 +7,7 @@ import pytest
 from marrowflow.classify.cell_types import ClassificationParams, classify_cells, resolve_features
 from marrowflow.errors import ConfigError
 from marrowflow.review.apply import apply_type_review
-from marrowflow.review.files import Review
+from marrowflow.review.files import Review, ReviewWarning
 
 MARKERS = {"progenitor": "CD34", "erythroid": "CD235a", "myeloid": "MPO", "megakaryocyte": "CD41"}
 CHANNELS = ["nuclei", *MARKERS.values()]
@@ -110,10 +110,12 @@ def test_reviewed_types_win():
     reviewed = pd.DataFrame({"frame": [cells.frame[3], 99], "label": [cells.label[3], 1],
                              "cell_type": ["megakaryocyte", "myeloid"]})
     typed, _ = classify_cells(cells, SIMPLE, channel_names=CHANNELS)
-    typed = apply_type_review(typed, Review(cell_types=reviewed))
+    with pytest.warns(ReviewWarning, match="row\\(s\\) 2"):  # frame 99 has no cell: left out
+        typed = apply_type_review(typed, Review(cell_types=reviewed))
     assert typed.loc[3, ["cell_type", "type_source", "type_score"]].tolist() == ["megakaryocyte", "review", 1.0]
     assert (typed.drop(index=3)["type_source"] == "rule").all()
-    again = apply_type_review(typed, Review(cell_types=reviewed))
+    with pytest.warns(ReviewWarning):
+        again = apply_type_review(typed, Review(cell_types=reviewed))
     pd.testing.assert_frame_equal(again, typed)
 
 
@@ -150,11 +152,19 @@ def test_schema_accepts_the_documented_forms_and_fills_defaults(repo_root):
     cfg = load_config(repo_root / "config.yaml")
     section = cfg["classification"]
     assert section["track_vote"]["min_switch_frames"] == 3 and section["min_separation"] == 3.0
-    raw = {"samples": "samples.tsv", "channels": [{"name": "CD34"}], "classification": {"order": "hierarchy",
-           "classes": [{"name": "big", "when": {"CD34": "> 0.3", "area_um2": [20, None], "CD34/CD41": "pos"}},
-                       {"name": "small", "parent": "big", "when": {"eccentricity": [None, 0.5]}}]}}
+    raw = {"samples": "samples.tsv", "channels": [{"name": "CD34"}, {"name": "CD41"}],
+           "classification": {"order": "hierarchy", "classes": [
+               {"name": "big", "when": {"CD34": "> 0.3", "area_um2": [20, None], "CD34/CD41": "pos"}},
+               {"name": "small", "parent": "big", "when": {"eccentricity": [None, 0.5]}}]}}
     filled = validate_config(raw)["classification"]
     assert filled["threshold_method"] == "otsu" and filled["track_vote"]["transitions"]["progenitor"]
     raw["classification"]["classes"][0]["when"] = {"CD34": 0.3}
     with pytest.raises(ConfigError):
         validate_config(raw)
+
+
+def test_review_classes_are_the_configured_classes_and_unknown(tmp_path):
+    from marrowflow.classify.cell_types import review_classes
+
+    assert review_classes(SIMPLE) == [c["name"] for c in SIMPLE["classes"]] + ["unknown"]
+    assert review_classes(None) == ["unknown"]

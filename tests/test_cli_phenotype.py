@@ -113,7 +113,7 @@ def test_train_classifier_command(tmp_path, capsys):
     pd.DataFrame({"frame": cells.frame[pick], "label": cells.label[pick], "cell_type": truth[pick]}).to_csv(
         tmp_path / "reviews" / "s1" / "cell_types.csv", index=False)
     rc = main(["train-classifier", str(tmp_path / "results" / "s1" / "cells.parquet"), "--reviews",
-               str(tmp_path / "reviews"), "-o", str(tmp_path / "m.joblib"), "--n-estimators", "20",
+               str(tmp_path / "reviews"), "-o", str(tmp_path / "m.skops"), "--n-estimators", "20",
                "--cv-folds", "3"])
-    assert rc == 0 and (tmp_path / "m.joblib").is_file()
+    assert rc == 0 and (tmp_path / "m.skops").is_file()
     assert "cross-validated accuracy" in capsys.readouterr().out

@@ -227,3 +227,49 @@ def test_track_review_leaves_no_gaps():
     ctc = tracks_to_ctc(out).set_index("label")
     assert ctc.loc[4, ["begin", "end"]].tolist() == [0, 4]
     assert ctc.loc[5].tolist() == [6, 9, 4]  # the part after the gap: a daughter of track 4
+
+
+CLASSES = ["erythroid", "myeloid", "progenitor"]
+
+
+def _types_file(folder, text):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "cell_types.csv").write_text(text)
+    return load_review(folder)
+
+
+def test_a_reviewed_type_that_is_no_configured_class_names_file_line_and_classes(tmp_path):
+    d = tmp_path / "reviews" / "s1"
+    review = _types_file(d, "frame,label,cell_type\n0,1,erythroid\n\n1,4,erythroyd\n2,4,unknown\n")
+    cells = _tracks().assign(type_score=0.4, type_source="rule")
+    with pytest.raises(InputError) as err:
+        apply_type_review(cells, review, classes=CLASSES)
+    text = str(err.value)
+    assert str(d / "cell_types.csv") in text and "line(s) 4:" in text and "erythroyd" in text
+    assert "['erythroid', 'myeloid', 'progenitor', 'unknown']" in text
+    # without classes (the plugin's own edits) there is no class check
+    assert apply_type_review(cells, review).loc[lambda t: (t.frame == 1) & (t.label == 4), "cell_type"].item() \
+        == "erythroyd"
+
+
+def test_a_review_row_naming_no_cell_is_an_error_naming_file_and_line(tmp_path):
+    d = tmp_path / "reviews" / "s1"
+    review = _types_file(d, "frame,label,cell_type\n0,1,erythroid\n0,9,myeloid\n7,2,unknown\n")
+    cells = _tracks().assign(type_score=0.4, type_source="rule")
+    with pytest.raises(InputError, match=r"cell_types\.csv line\(s\) 3: name cell\(s\) \(frame, label\) \(0, 9\)"):
+        apply_type_review(cells, review, classes=CLASSES)
+    with pytest.warns(ReviewWarning, match="left out"):
+        out = apply_type_review(cells, review)
+    assert (out["type_source"] == "review").sum() == 2
+    # a valid review applies as before
+    ok = _types_file(tmp_path / "ok", "frame,label,cell_type\n0,1,erythroid\n7,2,unknown\n")
+    out = apply_type_review(cells, ok, classes=CLASSES)
+    assert out.loc[(out.frame == 0) & (out.label == 1), "cell_type"].item() == "erythroid"
+
+
+def test_in_memory_review_errors_name_rows_and_bad_lines_are_refused(tmp_path):
+    rows = pd.DataFrame({"frame": [0, 0], "label": [1, 4], "cell_type": ["erythroid", "erythroyd"]})
+    with pytest.raises(InputError, match=r"row\(s\) 2: cell type\(s\) \['erythroyd'\]"):
+        apply_type_review(_tracks(), Review(cell_types=rows), classes=CLASSES)
+    with pytest.raises(InputError, match=r"cell_types\.csv: line\(s\) 3 lack an integer frame and label"):
+        _types_file(tmp_path / "bad", "frame,label,cell_type\n0,1,erythroid\n0,,myeloid\n")

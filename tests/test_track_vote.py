@@ -93,3 +93,53 @@ def test_unknown_frames_and_disabled_vote():
     assert list(vote_along_tracks(untracked, {})["cell_type"]) == [M, P, P, P, P]
     with pytest.raises(InputError, match="track_id"):
         vote_along_tracks(pd.DataFrame({"frame": [0], "cell_type": [P]}), {})
+
+
+def _reviewed(t, frame, cell_type):
+    t = t.copy()
+    t.loc[t["frame"] == frame, ["cell_type", "type_source", "type_score"]] = [cell_type, "review", 1.0]
+    return t
+
+
+@pytest.mark.parametrize("scope", ["from_frame", "whole_track"])
+def test_review_scope_decides_whether_a_review_reaches_back(scope):
+    """A reviewed erythroid at the last frame of a progenitor track: from_frame leaves the earlier
+    frames progenitor (their own evidence), whole_track makes the whole track erythroid."""
+    t = _reviewed(track(1, [P] * 8), 7, E)
+    out = vote_along_tracks(t, {"review_scope": scope})
+    assert out.loc[7, "cell_type"] == E and out.loc[7, "type_source"] == "review"
+    before = list(out["cell_type"])[:7]
+    assert before == ([P] * 7 if scope == "from_frame" else [E] * 7)
+
+
+def test_from_frame_review_steers_the_frames_after_it_until_the_next_review():
+    # reviewed myeloid at frame 3: later frames continue myeloid (myeloid -> progenitor is no switch)
+    # until the reviewed progenitor at frame 8, whose own later frames then follow their evidence
+    seq = [P, P, P, P, P, P, P, P, E, E, E, E]
+    t = _reviewed(_reviewed(track(1, seq), 3, M), 8, P)
+    out = vote_along_tracks(t, {})
+    assert list(out["cell_type"]) == [P, P, P] + [M] * 5 + [P] + [E] * 3
+    assert (out.loc[[3, 8], "type_source"] == "review").all()
+    # a reviewed first frame starts the track even against the mother's type (erythroid -> progenitor)
+    mother = track(1, [E] * 5)
+    daughter = _reviewed(track(2, [P] * 5, parent=1, start=5), 5, P)
+    out = vote_along_tracks(pd.concat([mother, daughter], ignore_index=True), {})
+    assert list(out.loc[out["track_id"] == 2, "cell_type"]) == [P] * 5
+
+
+def test_reviewed_frames_never_change_under_either_scope():
+    seq = [E, E, M, M, M, P, P, E, E]
+    t = track(1, seq)
+    for f, ty in [(1, P), (4, E), (6, M)]:
+        t = _reviewed(t, f, ty)
+    for scope in ("from_frame", "whole_track"):
+        out = vote_along_tracks(t, {"review_scope": scope})
+        assert list(out.loc[[1, 4, 6], "cell_type"]) == [P, E, M], scope
+        assert (out.loc[[1, 4, 6], "type_source"] == "review").all()
+
+
+def test_review_scope_is_checked():
+    from marrowflow.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="review_scope"):
+        vote_along_tracks(track(1, [P]), {"review_scope": "backwards"})

@@ -55,6 +55,7 @@ class ClassificationParams:
     frame_normalization: str = _schema("frame_normalization")
     likely: bool = _schema("likely")
     model_path: str | None = _schema("model_path")
+    model_trust: bool = _schema("model_trust")
     classes: list[dict[str, Any]] = _schema("classes")
     track_vote: TrackVoteParams = dataclasses.field(default_factory=TrackVoteParams)
 
@@ -198,7 +199,7 @@ def classify_cells(cells: pd.DataFrame, params: ClassificationParams | Mapping[s
         if not params.model_path:
             raise ConfigError("classification.method is 'model' but classification.model_path is not set; "
                               "train one with `marrowflow train-classifier` and give its path")
-        labels, support = predict_types(load_model(params.model_path), cells)
+        labels, support = predict_types(load_model(params.model_path, trust=params.model_trust), cells)
         source = "model"
     else:
         source = "rule"
@@ -206,6 +207,18 @@ def classify_cells(cells: pd.DataFrame, params: ClassificationParams | Mapping[s
     typed["type_score"] = support.to_numpy(dtype=float)
     typed["type_source"] = source
     return typed, thresholds
+
+
+def review_classes(params: ClassificationParams | Mapping[str, Any] | None) -> list[str]:
+    """The types a reviewer may give a cell: the configured classes, the model's classes (method
+    model) and `unknown`, in that order without repeats."""
+    params = as_params(ClassificationParams, params)
+    names = [str(c["name"]) for c in params.classes]
+    if params.method == "model" and params.model_path:
+        from marrowflow.classify.model import load_model
+
+        names += [str(c) for c in load_model(params.model_path, trust=params.model_trust)["classes"]]
+    return list(dict.fromkeys([*names, UNKNOWN]))
 
 
 def phenotype_table(table: pd.DataFrame, rules: list[ClassRule],

@@ -3,21 +3,28 @@
 Training data: the cells tables of several samples joined to `reviews/<sample>/cell_types.csv`
 (frame, label, cell_type) on (sample, frame, label). Features: every `mean_<channel>` as
 log(intensity / the sample's median) (so brightness differences between samples cancel), plus the
-shape columns present (area_um2 or area_px, eccentricity, solidity). The saved bundle (joblib)
-holds the model, its feature list, the classes, the cross-validated accuracy and the versions of
-marrowflow, scikit-learn and numpy.
+shape columns present (area_um2 or area_px, eccentricity, solidity). The saved bundle holds the
+model, its feature list, the classes, the cross-validated accuracy and the versions of marrowflow,
+scikit-learn and numpy.
+
+Model files are `skops.io` archives (`.skops`): a zip of JSON and numpy arrays that loading rebuilds
+without running code from the file. skops itself trusts numpy, builtins and scikit-learn's
+estimators; `load_model` adds only the types in `TRUSTED_TYPES` (a decision tree's arrays) and
+refuses a file that holds any other type, so a model received from someone else is data, not
+code. Files of the older pickle format (joblib) run whatever code they hold when loaded: they are
+read only with `trust=True` (the config's `classification.model_trust`).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import warnings
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-import joblib
 import numpy as np
 import pandas as pd
 import sklearn
@@ -30,6 +37,9 @@ from marrowflow.io import atomic_write, write_json
 from marrowflow.schema import as_params, config_section, schema_fields
 
 REVIEW_COLUMNS = ("frame", "label", "cell_type")
+MODEL_SUFFIX = ".skops"
+# types a model file may hold beyond those skops trusts itself (numpy, builtins, sklearn estimators)
+TRUSTED_TYPES = ("sklearn.tree._tree.Tree",)
 
 _schema = schema_fields("training.classifier")
 
@@ -132,28 +142,73 @@ def train_classifier(cells: pd.DataFrame, reviewed: pd.DataFrame,
 
 
 def save_model(bundle: dict, path: str | Path) -> None:
-    """Write the bundle with joblib (atomically), and its description (everything but the model)
-    as JSON next to it (`<path>.json`) for people and provenance."""
+    """Write the bundle as a skops archive (atomically), and its description (everything but the
+    model) as JSON next to it (`<path>.json`) for people and provenance."""
+    import skops.io as sio  # here, not at import: it takes seconds to load
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path) as tmp:
-        joblib.dump(bundle, tmp)
+        sio.dump(bundle, tmp, compression=zipfile.ZIP_DEFLATED)
     write_json({k: v for k, v in bundle.items() if k != "model"}, path.with_name(f"{path.name}.json"))
 
 
-def load_model(path: str | Path) -> dict:
-    """Read a bundle written by `save_model`; warns when scikit-learn's version differs."""
+def load_model(path: str | Path, *, trust: bool = False) -> dict:
+    """Read a bundle written by `save_model`; warns when scikit-learn's version differs.
+
+    A skops file holding a type outside skops' defaults and `TRUSTED_TYPES` is refused
+    (InputError). A pickle/joblib file (older marrowflow) runs code when loaded: it is read only
+    with `trust` (`classification.model_trust: true`), else refused with an InputError.
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"classification.model_path {path} does not exist; train a model with "
                           "`marrowflow train-classifier` or set method: gates")
-    bundle = joblib.load(path)
-    if not isinstance(bundle, dict) or not {"model", "features"} <= set(bundle):
-        raise InputError(f"{path} is not a marrowflow classifier (expected a joblib dict with model and features)")
+    bundle = _load_skops(path) if zipfile.is_zipfile(path) else _load_pickle(path, trust)
+    if not isinstance(bundle, dict) or not {"model", "features"} <= set(bundle) \
+            or not isinstance(bundle["model"], RandomForestClassifier):
+        raise InputError(f"{path} is not a marrowflow classifier (expected a dict with a random forest as model "
+                         "and its features). Fix: point classification.model_path at a file written by "
+                         "`marrowflow train-classifier` or the train_classifier rule")
     saved = bundle.get("versions", {}).get("scikit-learn")
     if saved != sklearn.__version__:
         warnings.warn(f"{path} was trained with scikit-learn {saved}, this is {sklearn.__version__}", stacklevel=2)
     return bundle
+
+
+def _load_skops(path: Path) -> Any:
+    import skops.io as sio  # here, not at import: it takes seconds to load
+
+    try:
+        untrusted = sio.get_untrusted_types(file=path)
+        extra = sorted(set(untrusted) - set(TRUSTED_TYPES))
+        if extra:
+            raise InputError(f"{path}: the model file holds type(s) {extra} that marrowflow does not trust (a "
+                             f"cell-type model holds a random forest only; trusted beyond skops' defaults: "
+                             f"{list(TRUSTED_TYPES)}). Loading them could run code. Fix: retrain the model with "
+                             "`marrowflow train-classifier` (or the train_classifier rule) instead of using this file")
+        return sio.load(path, trusted=list(TRUSTED_TYPES))
+    except InputError:
+        raise
+    except Exception as exc:  # a damaged or foreign archive: skops raises many kinds
+        raise InputError(f"{path}: cannot be read as a skops model file ({type(exc).__name__}: {exc}). Fix: "
+                         "retrain the model with `marrowflow train-classifier`") from exc
+
+
+def _load_pickle(path: Path, trust: bool) -> Any:
+    if not trust:
+        raise InputError(f"{path} is not a skops model file; it looks like a pickle/joblib file (the format of "
+                         "older marrowflow versions). Loading a pickle runs any code it holds, so a file received "
+                         "from someone else can do anything your account can. Fix: retrain the model with "
+                         f"`marrowflow train-classifier` (it writes {MODEL_SUFFIX} files), or, only for a file you "
+                         "made yourself, set classification.model_trust: true")
+    import joblib  # only here: a trusted pickle of an older version
+
+    try:
+        return joblib.load(path)
+    except Exception as exc:  # unpickling raises anything the file's code raises
+        raise InputError(f"{path}: cannot be read as a joblib/pickle model file ({type(exc).__name__}: {exc}). "
+                         "Fix: retrain the model with `marrowflow train-classifier`") from exc
 
 
 def predict_types(bundle: dict, cells: pd.DataFrame) -> tuple[pd.Series, pd.Series]:

@@ -12,7 +12,13 @@ the most confidence-weighted per-frame calls (weight = type_score; `unknown` cal
   first frames (averaged over the daughters) complete the support;
 - at the end of the movie (`keep_end_switch`), where no later frame can support a change, a
   change that every remaining frame of the track shows is kept even if shorter;
-- reviewed cells (type_source "review") keep their type and steer the path.
+- reviewed cells (type_source "review") keep their type and steer the path; how far is
+  `review_scope`: "from_frame" cuts the track at each reviewed frame, so the frames before it are
+  voted on their own evidence and the frames after it continue from the reviewed type (as a
+  daughter continues her mother's: kept unless an allowed change is supported) until the next
+  reviewed frame; "whole_track" votes the track as one piece, the review steering its earlier
+  frames too. A track's first piece starts from its mother's type unless its first frame is
+  reviewed.
 The per-frame call is kept in `cell_type_frame`; rows whose type the vote changed get
 type_source "track-vote" and type_score = the weighted share of the segment's frames that agree.
 """
@@ -28,7 +34,7 @@ import pandas as pd
 
 from marrowflow.contract import UNKNOWN
 from marrowflow.errors import ConfigError, InputError
-from marrowflow.schema import as_params, config_section, schema_fields
+from marrowflow.schema import as_params, check_choice, config_section, schema_fields
 
 _SWITCH_COST = 1e-6
 _REVIEW_GAIN = 1e6
@@ -49,11 +55,13 @@ class TrackVoteParams:
     transitions: dict[str, list[str]] = _schema("transitions")
     unknown_weight: float = _schema("unknown_weight")
     keep_end_switch: bool = _schema("keep_end_switch")
+    review_scope: str = _schema("review_scope")
 
     def __post_init__(self) -> None:
         if int(self.min_switch_frames) < 1:
             raise ConfigError(f"classification.track_vote.min_switch_frames is {self.min_switch_frames}; "
                               "it must be >= 1")
+        check_choice(self.SECTION, "review_scope", self.review_scope)
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any] | None) -> TrackVoteParams:
@@ -197,29 +205,47 @@ def vote_along_tracks(tracks: pd.DataFrame, params: TrackVoteParams | Mapping[st
     children: dict[int, list[int]] = {}
     for tid, parent in parents.items():
         children.setdefault(parent, []).append(tid)
+    no_gain = np.zeros((0, len(types)))
+    from_frame = vote.review_scope == "from_frame"
     for level in _generations(parents):
-        for start in range(0, len(level), _BATCH):
-            batch = level[start:start + _BATCH]
-            priors = []
-            for tid in batch:
-                mother = last_type.get(parents[tid])
-                priors.append(None if mother is None or types[mother] == UNKNOWN else mother)
-            gains = [np.vstack([gain[ordered_rows[tid]],
-                                _lookahead([ordered_rows[c] for c in children.get(tid, [])], gain, chain.L - 1)])
-                     for tid in batch]
-            for tid, prior, path in zip(batch, priors, chain.best_paths(gains, priors)):
-                rows = ordered_rows[tid]
+        pieces = []  # (track, its rows of this piece, the type it starts from, whether it ends the track)
+        for tid in level:
+            mother = last_type.get(parents[tid])
+            rows = ordered_rows[tid]
+            cuts = _review_cuts(rows, reviewed, obs) if from_frame else [0]
+            for a, b in zip(cuts, [*cuts[1:], len(rows)]):
+                prior = int(obs[rows[a]]) if from_frame and reviewed[rows[a]] else mother
+                pieces.append((tid, rows[a:b], None if prior is None or types[prior] == UNKNOWN else prior,
+                               b == len(rows)))
+        for start in range(0, len(pieces), _BATCH):
+            batch = pieces[start:start + _BATCH]
+            gains = [np.vstack([gain[rows], _lookahead([ordered_rows[c] for c in children.get(tid, [])], gain,
+                                                       chain.L - 1) if last else no_gain])
+                     for tid, rows, _, last in batch]
+            for (tid, rows, prior, last), path in zip(batch, chain.best_paths(gains, [b[2] for b in batch])):
                 path = path[:len(rows)]
-                if vote.keep_end_switch and frames[rows[-1]] == last_frame and tid not in children:
+                if last and vote.keep_end_switch and frames[rows[-1]] == last_frame and tid not in children:
                     path = _end_switch(path, obs[rows], chain, prior)
                 voted[rows] = path
-                last_type[tid] = int(path[-1])
-                _segment_scores(rows, path, obs, weight, score)
+        for tid in level:
+            rows = ordered_rows[tid]
+            last_type[tid] = int(voted[rows[-1]])
+            _segment_scores(rows, voted[rows], obs, weight, score)
     changed = (voted != obs) & ~reviewed
     out["cell_type"] = np.where(reviewed, out["cell_type"].astype(str), np.array(types, dtype=object)[voted])
     out.loc[changed, "type_source"] = "track-vote"
     out.loc[changed, "type_score"] = score[changed]
     return out
+
+
+def _review_cuts(rows: np.ndarray, reviewed: np.ndarray, obs: np.ndarray) -> list[int]:
+    """Where a track's pieces start (positions in its frame-ordered `rows`): 0, and every reviewed
+    frame that does not continue a reviewed frame of the same type just before it."""
+    cuts = [0]
+    for i in range(1, len(rows)):
+        if reviewed[rows[i]] and not (reviewed[rows[i - 1]] and obs[rows[i - 1]] == obs[rows[i]]):
+            cuts.append(i)
+    return cuts
 
 
 def _end_switch(path: np.ndarray, calls: np.ndarray, chain: _Chain, prior: int | None) -> np.ndarray:

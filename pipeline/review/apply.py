@@ -4,13 +4,14 @@ track edits (replayed, then gaps split for the CTC export) and the confirmed lin
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
 from marrowflow.contract import UNKNOWN
 from marrowflow.errors import InputError
-from marrowflow.review.files import Review, ReviewWarning
+from marrowflow.review.files import Review, ReviewWarning, list_lines
 from marrowflow.review.track_edits import apply_track_edits
 
 
@@ -25,20 +26,37 @@ def apply_label_review(labels_frame: np.ndarray, t: int, review: Review) -> np.n
     return reviewed.astype(np.uint32, copy=True)
 
 
-def apply_type_review(cells: pd.DataFrame, review: Review) -> pd.DataFrame:
-    """Reviewed cells get the reviewer's `cell_type`, type_score 1 and type_source 'review';
-    rows of the review naming no cell are ignored (the last row of a (frame, label) wins).
-    Returns a new table in the same row order. Reviewed types win over every classifier: the
-    classify step and the review plugin both apply them with this function.
+def apply_type_review(cells: pd.DataFrame, review: Review, classes: Iterable[str] | None = None) -> pd.DataFrame:
+    """Reviewed cells get the reviewer's `cell_type`, type_score 1 and type_source 'review' (the
+    last row of a (frame, label) wins). Returns a new table in the same row order. Reviewed types
+    win over every classifier: the classify step and the review plugin both apply them with this
+    function.
+
+    With `classes` (the configured class names; `unknown` is always allowed) the review is checked
+    first: rows whose type is not one of them, or that name a cell (frame, label) that `cells`
+    lacks, raise InputError naming the file, its lines and the allowed types. Without `classes`
+    (the plugin's own edits) types are not checked and rows naming no cell are left out with a
+    ReviewWarning.
     """
     out = cells.copy()
     if len(review.cell_types) == 0:
         return out
+    if classes is not None:
+        _check_types(review, [*dict.fromkeys([*map(str, classes), UNKNOWN])])
     rev = review.cell_types.drop_duplicates(["frame", "label"], keep="last")
     key = pd.MultiIndex.from_arrays([rev["frame"].to_numpy(np.int64), rev["label"].to_numpy(np.int64)])
+    known = pd.MultiIndex.from_arrays([out["frame"].to_numpy(np.int64), out["label"].to_numpy(np.int64)])
+    absent = ~key.isin(known)
+    if absent.any():
+        where = _rows(review, rev.index[absent])
+        if classes is not None:
+            raise InputError(f"{where}: name cell(s) (frame, label) {_cells(rev[absent])} that the cells table "
+                             "does not have (the frame was segmented again, or a typo). Fix: correct or delete "
+                             "those lines, or review the cells again in napari")
+        warnings.warn(f"{where}: {int(absent.sum())} reviewed type(s) name cells that are not in the table and "
+                      "were left out", ReviewWarning, stacklevel=2)
     lookup = pd.Series(rev["cell_type"].astype(str).to_numpy(), index=key)
-    found = lookup.reindex(pd.MultiIndex.from_arrays([out["frame"].to_numpy(np.int64),
-                                                      out["label"].to_numpy(np.int64)]))
+    found = lookup.reindex(known)
     hit = found.notna().to_numpy()
     if "type_source" not in out.columns:
         out["type_source"] = "rule"
@@ -48,6 +66,28 @@ def apply_type_review(cells: pd.DataFrame, review: Review) -> pd.DataFrame:
     out.loc[hit, "type_score"] = 1.0
     out.loc[hit, "type_source"] = "review"
     return out
+
+
+def _check_types(review: Review, allowed: list[str]) -> None:
+    types = review.cell_types["cell_type"].astype(str)
+    bad = ~types.isin(allowed)
+    if bad.any():
+        raise InputError(f"{_rows(review, review.cell_types.index[bad.to_numpy()])}: cell type(s) "
+                         f"{sorted(set(types[bad]))} are not classes of this run; allowed: {allowed}. Fix: correct "
+                         "those lines (a typo?) or add the class to classification.classes")
+
+
+def _rows(review: Review, index: pd.Index) -> str:
+    """Where rows of `review.cell_types` come from: the file and its lines, else row positions."""
+    if review.types_path is not None:
+        return f"{review.types_path} line(s) {list_lines(index)}"
+    positions = np.flatnonzero(review.cell_types.index.isin(index))
+    return f"reviewed cell types, row(s) {list_lines(positions + 1)}"
+
+
+def _cells(rows: pd.DataFrame, limit: int = 5) -> str:
+    pairs = [f"({f}, {lab})" for f, lab in zip(rows["frame"], rows["label"])]
+    return ", ".join(pairs[:limit]) + (f" and {len(pairs) - limit} more" if len(pairs) > limit else "")
 
 
 def apply_track_review(tracks: pd.DataFrame, review: Review) -> pd.DataFrame:

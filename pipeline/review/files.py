@@ -6,7 +6,9 @@ Files of `reviews/<sample>/` (never written by workflow rules):
 - `labels.tif`: uint32 (T, [Z], Y, X); only the frames listed in `reviewed_frames.txt` count
   (the others are zeros).
 - `reviewed_frames.txt`: reviewed frame indices, one per line.
-- `cell_types.csv`: `frame, label, cell_type` (the last row of a (frame, label) wins).
+- `cell_types.csv`: `frame, label, cell_type` (the last row of a (frame, label) wins); the types
+  must be configured classes (or `unknown`) and the cells must exist, which the classify step
+  checks (`apply_type_review(..., classes=...)`).
 - `tracks.csv`: the track edits, in the order they were made, replayed on a tracks table by
   `apply_track_review`. Columns `action, frame, label, next_frame, next_label`; cells are named
   by (frame, label) so the edits survive a rerun of tracking (track ids change, labels do not):
@@ -66,6 +68,8 @@ class Review:
 
     `label_frames` maps frame -> reviewed (  [Z], Y, X) labels held in memory; `labels_path` is a
     stack on disk whose frames in `reviewed_frames` count (used for frames not in `label_frames`).
+    `types_path` is the `cell_types.csv` that `cell_types` was read from; its rows then keep their
+    line numbers in that file as the table's index (for error messages).
     """
 
     cell_types: pd.DataFrame = field(default_factory=empty_types)
@@ -73,6 +77,7 @@ class Review:
     reviewed_frames: list[int] = field(default_factory=list)
     label_frames: dict[int, np.ndarray] = field(default_factory=dict)
     labels_path: Path | None = None
+    types_path: Path | None = None
 
     @property
     def is_empty(self) -> bool:
@@ -102,10 +107,25 @@ def _check_columns(df: pd.DataFrame, need: tuple[str, ...], path: Path) -> pd.Da
 
 
 def _read_types(path: Path) -> pd.DataFrame:
+    """`cell_types.csv`, indexed by each row's line number in the file."""
     if not path.is_file():
         return empty_types()
-    df = _check_columns(read_table(path), TYPE_COLUMNS, path)
+    df = _check_columns(read_table(path), TYPE_COLUMNS, path).copy()
+    lines = [n for n, text in enumerate(path.read_text(errors="replace").splitlines(), 1) if text.strip()][1:]
+    df.index = lines if len(lines) == len(df) else range(2, len(df) + 2)  # blank lines are skipped by the reader
+    numbers = df[["frame", "label"]].apply(pd.to_numeric, errors="coerce")
+    bad = numbers.isna().any(axis=1) | (numbers % 1 != 0).any(axis=1) | df["cell_type"].isna()
+    if bad.any():
+        raise InputError(f"{path}: line(s) {list_lines(df.index[bad])} lack an integer frame and label or a "
+                         "cell_type. Fix: correct or delete those lines")
     return df.astype({"frame": np.int64, "label": np.int64, "cell_type": str})
+
+
+def list_lines(lines: Any, limit: int = 10) -> str:
+    """'3, 7, 9' (at most `limit` numbers, then how many more)."""
+    lines = [int(n) for n in lines]
+    text = ", ".join(map(str, lines[:limit]))
+    return text + (f" and {len(lines) - limit} more" if len(lines) > limit else "")
 
 
 def _read_edits(path: Path) -> pd.DataFrame:
@@ -141,8 +161,10 @@ def load_review(review_dir: str | os.PathLike) -> Review:
     if frames and not labels.is_file():
         raise InputError(f"{d / FILES['frames']}: lists reviewed frames but {labels} is missing. Fix: "
                          "restore labels.tif or delete reviewed_frames.txt")
-    return Review(cell_types=_read_types(d / FILES["types"]), track_edits=_read_edits(d / FILES["tracks"]),
-                  reviewed_frames=frames, labels_path=labels if labels.is_file() else None)
+    types = d / FILES["types"]
+    return Review(cell_types=_read_types(types), track_edits=_read_edits(d / FILES["tracks"]),
+                  reviewed_frames=frames, labels_path=labels if labels.is_file() else None,
+                  types_path=types if types.is_file() else None)
 
 
 def read_review_log(review_dir: str | os.PathLike) -> list[dict[str, Any]]:
