@@ -1,13 +1,24 @@
 # marrowflow: time-lapse microscopy of bone-marrow organoids -> cell types, lineages, counts.
 # Run `snakemake --cores 2` here; see README.md. All logic lives in the `marrowflow` library (pipeline/).
 import os
+import sys
 
 from snakemake.utils import min_version
+
+from marrowflow.errors import ConfigError
+from marrowflow.workflow.config import refuse_yte
 
 min_version("9.0")
 
 # The conda envs (workflow/envs/*.yaml) install this project from here: `pip: -e ${MARROWFLOW_SOURCE}`.
 os.environ.setdefault("MARROWFLOW_SOURCE", workflow.basedir)
+
+# A config that enables YTE templating runs code when loaded: refuse it before `configfile:` reads
+# it, unless MARROWFLOW_ALLOW_YTE=1 (a --configfile is loaded by Snakemake before this file runs).
+try:
+    refuse_yte("config.yaml")
+except ConfigError as _exc:
+    sys.exit(f"marrowflow: {_exc}")
 
 
 configfile: "config.yaml"

@@ -7,7 +7,7 @@ import yaml
 
 from marrowflow.errors import ConfigError
 from marrowflow.schema import load_schema
-from marrowflow.workflow.config import load_config, segmentation_channel, validate_config
+from marrowflow.workflow.config import load_config, refuse_yte, segmentation_channel, validate_config
 from marrowflow.workflow.samples import read_sample_sheet, sample_table
 
 
@@ -174,3 +174,99 @@ def test_no_samples_at_all_is_an_error(base_config):
     base_config["samples"] = None
     with pytest.raises(ConfigError, match="names no samples"):
         sample_table(validate_config(base_config))
+
+
+def test_gate_naming_an_unknown_channel_is_a_config_error(base_config):
+    base_config["classification"]["classes"][0]["when"] = {"CD253a": "pos"}
+    with pytest.raises(ConfigError) as err:
+        validate_config(base_config)
+    msg = str(err.value)
+    assert "classification.classes[0].when" in msg and "'CD253a'" in msg
+    assert "nuclei, CD34, CD235a, MPO, CD41" in msg and "area_um2" in msg and "sample sheet" in msg
+
+
+@pytest.mark.parametrize("feature", ["CD34", "area_um2", "eccentricity", "solidity", "mean_MPO", "CD34/CD41",
+                                     "volume_um3"])
+def test_gates_may_name_channels_measured_columns_and_ratios(base_config, feature):
+    base_config["classification"]["classes"].append({"name": "extra", "when": {feature: "pos"}})
+    validate_config(base_config)
+
+
+def test_ratio_with_an_unknown_side_is_named(base_config):
+    base_config["classification"]["classes"].append({"name": "extra", "when": {"CD34/CD45": "pos"}})
+    with pytest.raises(ConfigError, match=r"classes\[4\]\.when \(extra\) names 'CD45'"):
+        validate_config(base_config)
+
+
+def test_nested_command_line_strings_take_the_schema_types(base_config):
+    """Snakemake passes `--config 'tracking={gap_closing_frames: 3}'` as {'gap_closing_frames': '3'}."""
+    base_config["tracking"] = {"gap_closing_frames": "3", "max_distance_um": "7.5", "divisions": "false",
+                               "max_speed_um_per_h": "null", "gap_cost_per_frame": "1e-3",
+                               "intensity_channel": "null"}
+    base_config["segmentation"]["cellpose"] = {"gpu": "true", "channels": ["0", "0"]}
+    base_config["classification"]["thresholds"] = {"CD34": "450"}
+    base_config["classification"]["classes"].append({"name": "big", "when": {"area_um2": ["20", "null"]}})
+    config = validate_config(base_config)
+    assert config["tracking"]["gap_closing_frames"] == 3 and config["tracking"]["max_distance_um"] == 7.5
+    assert config["tracking"]["divisions"] is False and config["tracking"]["max_speed_um_per_h"] is None
+    assert config["tracking"]["gap_cost_per_frame"] == 0.001
+    assert config["tracking"]["intensity_channel"] == "null"  # a string is allowed here: left as written
+    assert config["segmentation"]["cellpose"]["gpu"] is True
+    assert config["segmentation"]["cellpose"]["channels"] == [0, 0]
+    assert config["classification"]["thresholds"] == {"CD34": 450}
+    assert config["classification"]["classes"][-1]["when"] == {"area_um2": [20, None]}
+    assert config["classification"]["classes"][0]["when"] == {"CD235a": "pos"}
+
+
+@pytest.mark.parametrize("text", ["3.5", "three", "[3]", ".inf"])
+def test_strings_that_do_not_read_as_the_type_are_still_errors(base_config, text):
+    base_config["tracking"] = {"gap_closing_frames": text}
+    with pytest.raises(ConfigError, match="tracking.gap_closing_frames"):
+        validate_config(base_config)
+
+
+@pytest.mark.parametrize(("reviews", "results", "relation"), [
+    ("results", "results", "is"), ("results/reviews", "results", "is inside"), ("out", "out/run1", "contains"),
+    ("./out/", "out", "is")])
+def test_reviews_must_be_apart_from_results(base_config, reviews, results, relation):
+    base_config.update(reviews=reviews, results=results)
+    with pytest.raises(ConfigError) as err:
+        validate_config(base_config)
+    assert f"reviews ({reviews!r}) {relation} the results folder results ({results!r})" in str(err.value)
+
+
+def test_reviews_beside_results_is_fine(base_config):
+    base_config.update(reviews="out/reviews", results="out/results")
+    validate_config(base_config)
+
+
+def test_config_enabling_yte_is_refused_unless_allowed(tmp_path, monkeypatch):
+    path = tmp_path / "config.yaml"
+    path.write_text("__use_yte__: true\nsamples: ?open('marker', 'w').write('x')\n")
+    monkeypatch.delenv("MARROWFLOW_ALLOW_YTE", raising=False)
+    with pytest.raises(ConfigError, match=rf"{path} enables YTE templating.*MARROWFLOW_ALLOW_YTE=1"):
+        refuse_yte(path)
+    refuse_yte(path, allowed=True)
+    monkeypatch.setenv("MARROWFLOW_ALLOW_YTE", "1")
+    refuse_yte(path)
+    monkeypatch.delenv("MARROWFLOW_ALLOW_YTE")
+    path.write_text("__use_yte__: false\nsamples: samples.tsv\n")
+    refuse_yte(path)
+    path.write_text("samples: !!python/name:os.system\n")
+    with pytest.raises(ConfigError, match="not plain YAML"):
+        refuse_yte(path)
+    refuse_yte(tmp_path / "missing.yaml")  # left to Snakemake
+
+
+def test_sample_names_that_are_paths_or_reserved_are_refused(tmp_path, base_config):
+    config = validate_config(base_config)
+    (tmp_path / "m.tif").touch()
+    text = "sample\tpath\nok\tm.tif\n..\tm.tif\n.\tm.tif\n.hidden\tm.tif\nsummary\tm.tif\nSummary\tm.tif\n"
+    with pytest.raises(ConfigError) as err:
+        read_sample_sheet(_sheet(tmp_path, text), config, base_dir=tmp_path)
+    msg = str(err.value)
+    for line, name in [(3, ".."), (4, "."), (5, ".hidden")]:
+        assert f"line {line} (sample {name!r}): a sample name may not start with '.'" in msg
+    for line, name in [(6, "summary"), (7, "Summary")]:
+        assert f"line {line} (sample {name!r}): {name!r} is the name of a results folder" in msg
+    assert "sample 'ok'" not in msg

@@ -71,3 +71,11 @@ def test_duplicate_sheet_names_name_their_lines(tmp_path):
     config = {"channels": [{"name": "nuclei"}]}
     with pytest.raises(ConfigError, match=r"'a' on lines 2, 4; 'b' on lines 3, 5.*add _2, _3"):
         read_sample_sheet(tmp_path / "s.tsv", config, base_dir=tmp_path)
+
+
+def test_discovered_movie_named_like_a_results_folder_is_renamed(tmp_path):
+    for name in ["summary.tif", "Summary.ome.tif", "_..tif"]:
+        _touch_tiff(tmp_path / name)
+    df = discover_samples(tmp_path)
+    assert sorted(df["sample"]) == ["Summary_2", "sample", "summary_2"]
+    assert unique_names(["summary", "summary", "summary_2"]) == ["summary_3", "summary_4", "summary_2"]

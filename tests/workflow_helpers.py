@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -31,9 +32,13 @@ def tiny_demo_row(name: str = "tiny", condition: str = "control") -> dict:
             "ground_truth": "resources/demo/tiny/GT"}
 
 
-def run_snakemake(folder: Path, *args: str, configfile: str = "config.yaml",
+def run_snakemake(folder: Path, *args: str, configfile: str | None = "config.yaml", env: dict | None = None,
                   timeout: int = 900) -> subprocess.CompletedProcess:
-    """Run the repository's Snakefile with `folder` as working directory and `folder/configfile`."""
+    """Run the repository's Snakefile with `folder` as working directory and `folder/configfile`
+    (None: no --configfile, so the Snakefile's own `configfile:` reads folder/config.yaml).
+    `env` adds environment variables."""
+    config = ["--configfile", str(folder / configfile)] if configfile is not None else []
     cmd = [sys.executable, "-m", "snakemake", "-s", str(REPO_ROOT / "Snakefile"), "--directory", str(folder),
-           "--configfile", str(folder / configfile), "--cores", "2", *args]
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+           *config, "--cores", "2", *args]
+    environment = {**os.environ, **(env or {})}
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=environment)

@@ -15,6 +15,9 @@ from marrowflow.errors import InputError
 _MOVIE_SUFFIXES = (".ome.tiff", ".ome.tif", ".tiff", ".tif", ".nd2", ".czi", ".lif", ".lsm",
                    ".ims", ".oib", ".oif", ".vsi")
 _NUMBER = re.compile(r"(\d+)")
+# Folders the rules write under results/ beside the samples' (workflow/rules/summary.smk, provenance.smk):
+# no sample may be called so (compared without case, for case-insensitive file systems).
+RESERVED_SAMPLE_NAMES = ("summary",)
 
 
 def _natural_key(text: str) -> list:
@@ -43,10 +46,18 @@ def sample_name(path: str | os.PathLike, root: str | os.PathLike | None = None) 
     return sanitise_name(path.stem)
 
 
+def is_reserved(name: str) -> bool:
+    """Whether `name` is the name of a folder the rules write under results/ (see RESERVED_SAMPLE_NAMES)."""
+    return name.lower() in RESERVED_SAMPLE_NAMES
+
+
 def unique_names(names: list[str]) -> list[str]:
-    """Make names unique in order: the 2nd, 3rd ... use of a name get _2, _3 ... (skipping taken names)."""
+    """Make names unique in order: the 2nd, 3rd ... use of a name get _2, _3 ... (skipping taken names).
+
+    A reserved name (`summary`) counts as used already, so even its first use becomes `summary_2`.
+    """
     taken = set(names)
-    seen: dict[str, int] = {}
+    seen: dict[str, int] = {n: 1 for n in names if is_reserved(n)}
     out = []
     for name in names:
         if name not in seen:
@@ -86,7 +97,8 @@ def discover_samples(folder: str | os.PathLike, pattern: str = "**/*.tif*") -> p
     A matched file is one movie. A matched folder (e.g. pattern "*/01" for Cell Tracking
     Challenge data) is one movie made of per-frame TIFFs, and files inside it are not movies of
     their own. Rows are in natural path order; sample names come from the file (or folder) names
-    and are made unique with _2, _3 ... in that order. Hidden entries are ignored.
+    and are made unique with _2, _3 ... in that order (a movie called like a results folder,
+    `summary.tif`, becomes `summary_2`). Hidden entries are ignored.
     """
     root = Path(folder)
     if not root.is_dir():

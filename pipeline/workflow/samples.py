@@ -10,7 +10,7 @@ from typing import Any
 import pandas as pd
 
 from marrowflow.errors import ConfigError
-from marrowflow.workflow.discovery import discover_samples
+from marrowflow.workflow.discovery import RESERVED_SAMPLE_NAMES, discover_samples, is_reserved
 
 SAMPLE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 SHEET_COLUMNS = ("sample", "path", "condition", "ground_truth", "channels")
@@ -50,7 +50,9 @@ def read_sample_sheet(path: str | Path, config: Mapping[str, Any], *,
 
     `generated` holds paths that the workflow itself will create (the demo movies); every other
     `path` and `ground_truth` must exist. Paths are resolved against `base_dir`. The `channels`
-    column (comma-separated names) defaults to the config's channel names.
+    column (comma-separated names) defaults to the config's channel names. Sample names use
+    letters, digits and `_ . -`, do not start with '.' and are not the name of a folder the rules
+    write under results/ (RESERVED_SAMPLE_NAMES).
     """
     path = Path(path)
     base_dir = Path(base_dir)
@@ -85,6 +87,13 @@ def read_sample_sheet(path: str | Path, config: Mapping[str, Any], *,
         where = f"line {row_no} (sample {row.sample!r})"
         if not SAMPLE_NAME.match(row.sample):
             problems.append(f"{where}: sample names may use letters, digits, '_', '.', '-' only")
+        elif row.sample.startswith("."):
+            problems.append(f"{where}: a sample name may not start with '.' ('.' and '..' are paths, "
+                            "'.name' a hidden folder); rename it, e.g. without the dot")
+        elif is_reserved(row.sample):
+            problems.append(f"{where}: {row.sample!r} is the name of a results folder the workflow writes "
+                            f"(reserved: {', '.join(RESERVED_SAMPLE_NAMES)}); rename the sample, e.g. "
+                            f"{row.sample}_1")
         if not row.path:
             problems.append(f"{where}: empty path")
         elif row.path not in generated and not (base_dir / row.path).exists():
