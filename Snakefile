@@ -49,9 +49,17 @@ rule all:
 
 
 onerror:
-    from marrowflow.workflow.failures import collect_failures, format_failures
-
-    print(
-        format_failures(collect_failures("logs", samples=SAMPLES.index)),
-        file=sys.stderr,
+    from marrowflow.workflow.failures import (
+        collect_failures,
+        format_failures,
+        mark_summary_stale,
     )
+
+    _failures = collect_failures("logs", samples=SAMPLES.index)
+    print(format_failures(_failures), file=sys.stderr)
+    _stale = mark_summary_stale(f"{RESULTS}/summary", _failures)
+    if _stale:
+        print(
+            f"marrowflow: the summary is from an earlier run: {_stale}",
+            file=sys.stderr,
+        )

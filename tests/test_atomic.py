@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from marrowflow.io import atomic_write, clean_stale_temps
+from marrowflow.io import atomic_dir, atomic_write, clean_stale_temps
+from marrowflow.io.atomic import _HOST
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -106,3 +107,22 @@ def test_live_writers_temp_is_not_cleaned(tmp_path):
     with atomic_write(final) as tmp:
         tmp.write_text("in progress")
         assert clean_stale_temps(final) == [] and tmp.exists()
+
+
+def test_a_killed_writers_temp_folder_is_cleaned(tmp_path):
+    final = tmp_path / "ctc"
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    stale = tmp_path / f".tmp.{int(proc.stdout)}.{_HOST}.0123abcd.ctc"
+    (stale / "sub").mkdir(parents=True)
+    assert clean_stale_temps(final) == [stale] and not stale.exists()
+
+
+def test_atomic_dir_replaces_the_folder_or_leaves_it(tmp_path):
+    final = tmp_path / "out"
+    with atomic_dir(final) as tmp:
+        (tmp / "a.txt").write_text("1")
+    with pytest.raises(RuntimeError), atomic_dir(final) as tmp:
+        (tmp / "b.txt").write_text("2")
+        raise RuntimeError("killed")
+    assert [p.name for p in tmp_path.iterdir()] == ["out"] and [p.name for p in final.iterdir()] == ["a.txt"]

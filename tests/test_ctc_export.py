@@ -1,5 +1,10 @@
 """CTC export of tracks: res_track.txt + maskNNN.tif, reviewed frames, all or nothing."""
 
+import os
+import stat
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -7,6 +12,7 @@ import tifffile
 
 from marrowflow.errors import InputError
 from marrowflow.io import LabelStackWriter
+from marrowflow.io.atomic import _HOST
 from marrowflow.review.files import Review
 from marrowflow.track.ctc_export import write_ctc_results
 
@@ -54,3 +60,32 @@ def test_a_failure_leaves_no_folder_and_keeps_an_earlier_one(tmp_path):
         write_ctc_results(_tracks(), tmp_path / "missing.tif", tmp_path / "ctc")
     assert (tmp_path / "ctc" / "res_track.txt").read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ctc", "labels.tif"]
+
+
+def _dead_pid():
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True,
+                          check=True)
+    return int(proc.stdout)
+
+
+def test_a_killed_exports_folder_is_removed_and_a_live_ones_kept(tmp_path):
+    _labels(tmp_path / "labels.tif")
+    dead = tmp_path / f".tmp.{_dead_pid()}.{_HOST}.0123abcd.ctc"
+    live = tmp_path / f".tmp.{os.getpid()}.{_HOST}.4567cdef.ctc"
+    for folder in (dead, live):
+        folder.mkdir()
+        (folder / "mask000.tif").write_bytes(b"half written")
+    write_ctc_results(_tracks(), tmp_path / "labels.tif", tmp_path / "ctc")
+    assert not dead.exists() and (live / "mask000.tif").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, "ctc", "labels.tif"])
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002])
+def test_the_folder_has_the_permissions_the_umask_allows(tmp_path, umask):
+    _labels(tmp_path / "labels.tif")
+    old = os.umask(umask)
+    try:
+        write_ctc_results(_tracks(), tmp_path / "labels.tif", tmp_path / "ctc")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "ctc").stat().st_mode) == 0o777 & ~umask

@@ -7,6 +7,7 @@ import tifffile
 
 from marrowflow.errors import InputError
 from marrowflow.evaluate.ctc_measures import count_error, evaluate_ctc, evaluate_sample, truth_counts
+from marrowflow.io import NoCellsWarning
 
 N_FRAMES = 6
 # label: (begin, end, parent, centre per frame)
@@ -120,3 +121,23 @@ def test_evaluate_sample_adds_counts_when_typed_truth_exists(tmp_path, gt_dir):
     result = evaluate_sample(res, gt_dir, tmp_path / "counts.csv")
     assert result["ctc"]["TRA"] == pytest.approx(1.0)
     assert result["counts"]["progenitor"]["mean_relative_error"] == 0.0
+
+
+def test_an_empty_result_scores_zero_and_warns(tmp_path, gt_dir):
+    res = tmp_path / "01_RES"
+    _write(res, [np.zeros((64, 64), np.uint16)] * N_FRAMES, {}, "mask")
+    with pytest.warns(NoCellsWarning, match="evaluate: no cell"):
+        scores = evaluate_ctc(res, gt_dir)
+    assert scores["Valid"] == 1 and scores["DET"] == scores["TRA"] == scores["SEG"] == 0.0
+    assert scores["LNK"] is None and "result" in scores["notes"]
+
+
+def test_malformed_ground_truth_track_file_names_file_and_line(tmp_path):
+    from marrowflow.evaluate.ctc_measures import _check_track_file
+
+    path = tmp_path / "man_track.txt"
+    path.write_text("1 0 4 0\n\n2 eleven 4 1\n")
+    with pytest.raises(InputError, match=r"man_track.txt, line 3: expected four integers"):
+        _check_track_file(path)
+    path.write_text("1 0 4 0\n2 5 9 1\n")
+    _check_track_file(path)

@@ -1,15 +1,19 @@
 """Failure markers and the end-of-run summary of failed samples."""
 
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
 
 from marrowflow.errors import InputError
 from marrowflow.workflow.failures import (
+    STALE_NAME,
     clear_failure,
+    clear_summary_stale,
     collect_failures,
     failure_marker,
     format_failures,
+    mark_summary_stale,
     record_failure,
 )
 from marrowflow.workflow.step import run_step
@@ -56,3 +60,21 @@ def test_run_step_success_clears_an_earlier_failure(tmp_path):
     record_failure(smk.log[0], rule="measure", sample="s1", error="old")
     run_step(smk, lambda s: None)
     assert collect_failures(tmp_path).empty
+
+
+def test_a_failed_run_marks_an_existing_summary_stale(tmp_path):
+    summary = tmp_path / "results" / "summary"
+    record_failure(tmp_path / "logs" / "track" / "b.log", rule="track", sample="b", error="no pixel size\nmore")
+    failures = collect_failures(tmp_path / "logs")
+    assert mark_summary_stale(summary, failures) is None  # no summary yet: nothing to mark
+    assert not summary.exists()
+    summary.mkdir(parents=True)
+    (summary / "counts.csv").write_text("sample,n\n")
+    when = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    text = mark_summary_stale(summary, failures, when=when).read_text()
+    assert "STALE" in text and "2026-03-04 05:06:07 UTC" in text
+    assert "sample b, step track: no pixel size" in text and "more" not in text
+    assert sorted(p.name for p in summary.iterdir()) == [STALE_NAME, "counts.csv"]
+    clear_summary_stale(summary)
+    clear_summary_stale(summary)  # twice: no error
+    assert not (summary / STALE_NAME).exists()

@@ -30,6 +30,7 @@ from marrowflow.classify.thresholds import THRESHOLD_COLUMNS, compute_thresholds
 from marrowflow.classify.track_vote import TrackVoteParams
 from marrowflow.contract import UNKNOWN
 from marrowflow.errors import ConfigError, InputError
+from marrowflow.io.checks import warn_if_no_cells
 from marrowflow.schema import as_params, check_choice, check_keys, schema_fields
 
 _schema = schema_fields("classification")
@@ -174,6 +175,7 @@ def classify_cells(cells: pd.DataFrame, params: ClassificationParams | Mapping[s
     threshold, method, n_cells); method "model": the random forest at `model_path`.
     """
     params = as_params(ClassificationParams, params)
+    warn_if_no_cells(len(cells), "classify", "no threshold can be computed and the typed table is empty")
     typed = cells.drop(columns=[c for c in TYPE_COLUMNS if c in cells.columns])
     rules = rules_from_config(params.classes)
     names = sorted({f.strip() for r in rules for c in r.conditions for f in c.feature.split("/")})

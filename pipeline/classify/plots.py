@@ -56,7 +56,9 @@ def plot_marker_thresholds(cells: pd.DataFrame, thresholds: pd.DataFrame) -> Fig
         ax.legend(fontsize="x-small")
     for ax in axes.ravel()[len(names):]:
         ax.axis("off")
-    if not names:
+    if not len(cells):
+        axes[0, 0].text(0.5, 0.5, "no cells", ha="center", va="center", transform=axes[0, 0].transAxes)
+    elif not names:
         axes[0, 0].text(0.5, 0.5, "no thresholds (no gated features)", ha="center", va="center")
     fig.tight_layout()
     return fig

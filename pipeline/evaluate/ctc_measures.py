@@ -19,11 +19,21 @@ import numpy as np
 import pandas as pd
 
 from marrowflow.errors import InputError
+from marrowflow.io.checks import warn_if_no_cells
 from marrowflow.io.tables import read_table
 
 __all__ = ["evaluate_ctc", "count_error", "truth_counts", "evaluate_sample"]
 
 TRACKING_MEASURES = ["Valid", "DET", "TRA", "LNK", "CT", "TF", "BC", "CCA"]
+
+
+def _check_track_file(path: Path) -> None:
+    """Every non-empty line of a CTC track file holds four integers: label begin end parent."""
+    for n, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        fields = line.split()
+        if fields and (len(fields) != 4 or not all(f.lstrip("-").isdigit() for f in fields)):
+            raise InputError(f"{path}, line {n}: expected four integers 'label begin end parent', found "
+                             f"{line.strip()!r}. Fix the line (Cell Tracking Challenge track format)")
 
 
 def _check_ctc_dirs(res_dir: Path, gt_dir: Path) -> tuple[int, int]:
@@ -33,6 +43,7 @@ def _check_ctc_dirs(res_dir: Path, gt_dir: Path) -> tuple[int, int]:
     if not (gt_dir / "TRA" / "man_track.txt").is_file():
         raise InputError(f"{gt_dir}: no TRA/man_track.txt; expected CTC ground truth "
                          "(TRA/man_track.txt + TRA/man_trackNNN.tif)")
+    _check_track_file(gt_dir / "TRA" / "man_track.txt")
     n_res = len(list(res_dir.glob("mask*.tif")))
     n_gt = len(list((gt_dir / "TRA").glob("man_track*.tif")))
     if n_res != n_gt:
@@ -50,6 +61,21 @@ def _clean(value: Any) -> Any:
     return value
 
 
+def _empty_result(gt_dir: Path, metrics: list[str]) -> dict:
+    """The measures of a result without any cell (py-ctcmetrics cannot read one): DET, TRA and SEG
+    are 0 against a ground truth with cells (None against an empty one), the others undefined."""
+    warn_if_no_cells(0, "evaluate", "the CTC measures of links, tracks and divisions are undefined")
+    truth_has_cells = bool((gt_dir / "TRA" / "man_track.txt").read_text().strip())
+    out: dict[str, Any] = {m: None for m in metrics if m != "BC"}
+    out["Valid"] = 1
+    for m in ("DET", "TRA", "SEG"):
+        if m in out:
+            out[m] = 0.0 if truth_has_cells else None
+    out["notes"] = {"result": "the result has no cell in any frame (an empty movie?); measures of links, "
+                              "tracks and divisions are undefined"}
+    return out
+
+
 def evaluate_ctc(res_dir: str | Path, gt_dir: str | Path, *, threads: int = 1) -> dict:
     """Official CTC measures of a result folder against a ground-truth folder.
 
@@ -64,6 +90,8 @@ def evaluate_ctc(res_dir: str | Path, gt_dir: str | Path, *, threads: int = 1) -
     _check_ctc_dirs(res_dir, gt_dir)
     has_seg = (gt_dir / "SEG").is_dir() and any((gt_dir / "SEG").glob("man_seg*.tif"))
     metrics = TRACKING_MEASURES + (["SEG"] if has_seg else [])
+    if not (res_dir / "res_track.txt").read_text().strip():
+        return _empty_result(gt_dir, metrics)
     notes = {}
     with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import os
 import re
+import shutil
 import socket
 import uuid
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ def _pid_alive(pid: int) -> bool:
 
 
 def clean_stale_temps(path: str | os.PathLike) -> list[Path]:
-    """Remove temporary files that a killed writer of `path` left behind; return them.
+    """Remove temporary files and folders that a killed writer of `path` left behind; return them.
 
     Only temps made on this host by a process that no longer runs are removed, so a writer
     running at the same time (or on another node of a shared file system) is left alone.
@@ -42,10 +43,17 @@ def clean_stale_temps(path: str | os.PathLike) -> list[Path]:
     for entry in path.parent.iterdir():
         match = pattern.match(entry.name)
         if match and match.group(2) == _HOST and not _pid_alive(int(match.group(1))):
-            with contextlib.suppress(FileNotFoundError):
-                entry.unlink()
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    entry.unlink()
             removed.append(entry)
     return removed
+
+
+def _temp_name(path: Path) -> Path:
+    return path.parent / f".tmp.{os.getpid()}.{_HOST}.{uuid.uuid4().hex[:8]}.{path.name}"
 
 
 def _fsync_path(path: Path, directory: bool = False) -> None:
@@ -77,7 +85,7 @@ def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     clean_stale_temps(path)
-    tmp = path.parent / f".tmp.{os.getpid()}.{_HOST}.{uuid.uuid4().hex[:8]}.{path.name}"
+    tmp = _temp_name(path)
     try:
         yield tmp
         if not tmp.exists():
@@ -88,3 +96,27 @@ def atomic_write(path: str | os.PathLike) -> Iterator[Path]:
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield an empty temporary folder next to `path`; on success replace `path` with it.
+
+    The folder is named like `atomic_write`'s temporary files (so `clean_stale_temps` removes
+    one that a killed writer left behind) and made with the permissions the umask allows, like
+    a plain mkdir. On any error inside the block it is removed and `path` is left as it was.
+    Files written into it with `atomic_write` are durable when it is renamed.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale_temps(path)
+    tmp = _temp_name(path)
+    tmp.mkdir()
+    try:
+        yield tmp
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+        _fsync_path(path.parent, directory=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

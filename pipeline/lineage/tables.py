@@ -70,6 +70,13 @@ def _time_step_h(tracks: pd.DataFrame) -> float:
     return float(ratio.median()) if len(ratio) else float("nan")
 
 
+def _frame_range(tracks: pd.DataFrame) -> tuple[int, int]:
+    """The first and last frame with a cell; (0, -1) for a table without cells (an empty movie)."""
+    if not len(tracks):
+        return 0, -1
+    return int(tracks["frame"].min()), int(tracks["frame"].max())
+
+
 def _types(tracks: pd.DataFrame, classes: Sequence[str]) -> list[str]:
     """The classes in order, then `unknown`, then any other type found in the table (sorted)."""
     types = list(dict.fromkeys(list(classes) + [UNKNOWN]))
@@ -154,7 +161,7 @@ def lineage_table(tracks: pd.DataFrame, classes: Sequence[str] = ()) -> pd.DataF
     def one(rows: pd.DataFrame) -> pd.DataFrame:
         s = track_summary(rows)
         dt = _time_step_h(rows)
-        last_frame = int(rows["frame"].max())
+        last_frame = _frame_range(rows)[1]
         types = _types(rows, classes)
         lin = rows[["track_id", "frame", "cell_type"]].merge(s[["track_id", "lineage_id"]], on="track_id")
         cycles = cell_cycles(rows).groupby("lineage_id")["cycle_h"].mean()
@@ -196,7 +203,7 @@ def count_types(tracks: pd.DataFrame, classes: Sequence[str]) -> pd.DataFrame:
 
     def one(rows: pd.DataFrame) -> pd.DataFrame:
         types = _types(rows, classes)
-        frames = np.arange(int(rows["frame"].max()) + 1 if len(rows) else 0)
+        frames = np.arange(_frame_range(rows)[1] + 1)
         n = rows.groupby(["frame", "cell_type"]).size()
         grid = pd.MultiIndex.from_product([frames, types], names=["frame", "cell_type"])
         out = n.reindex(grid, fill_value=0).rename("n").reset_index()
@@ -214,7 +221,7 @@ def count_types_per_lineage(tracks: pd.DataFrame, classes: Sequence[str]) -> pd.
     def one(rows: pd.DataFrame) -> pd.DataFrame:
         s = track_summary(rows)
         types = _types(rows, classes)
-        last = int(rows["frame"].max())
+        last = _frame_range(rows)[1]
         lin = rows[["track_id", "frame", "cell_type"]].merge(s[["track_id", "lineage_id"]], on="track_id")
         n = lin.groupby(["lineage_id", "frame", "cell_type"]).size()
         start = s.groupby("lineage_id")["begin"].min()
@@ -226,7 +233,9 @@ def count_types_per_lineage(tracks: pd.DataFrame, classes: Sequence[str]) -> pd.
             part.insert(2, "time_h", np.repeat(_frame_times(rows, frames), len(types)))
             parts.append(part)
         if not parts:
-            return pd.DataFrame(columns=["lineage_id", "frame", "time_h", "cell_type", "n"])
+            return pd.DataFrame({"lineage_id": pd.Series(dtype=np.int64), "frame": pd.Series(dtype=np.int64),
+                                 "time_h": pd.Series(dtype=float), "cell_type": pd.Series(dtype=object),
+                                 "n": pd.Series(dtype=np.int64)})
         return pd.concat(parts, ignore_index=True).astype({"lineage_id": np.int64, "frame": np.int64, "n": np.int64})
 
     return _per_sample(tracks, one)
@@ -284,7 +293,8 @@ def production_rates(tracks: pd.DataFrame, classes: Sequence[str], *, per_lineag
         s = track_summary(rows)
         types = _types(rows, classes)
         ev = _entries(rows, s)
-        hours = (int(rows["frame"].max()) - int(rows["frame"].min())) * _time_step_h(rows)
+        first, last = _frame_range(rows)
+        hours = max(last - first, 0) * _time_step_h(rows)
         keys = (["lineage_id"] if per_lineage else []) + ["cell_type"]
         counts = ev.groupby(keys + ["how"]).size().unstack("how", fill_value=0)
         counts = counts.reindex(columns=["birth", "differentiation"], fill_value=0)

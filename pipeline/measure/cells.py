@@ -35,6 +35,7 @@ from skimage.measure import regionprops_table
 from tqdm.auto import tqdm
 
 from marrowflow.errors import ConfigError, InputError
+from marrowflow.io.checks import warn_if_no_cells
 from marrowflow.schema import as_params, check_choice, config_section, schema_fields
 
 __all__ = ["BackgroundParams", "MeasureParams", "measure_frame", "measure_movie", "measure_columns"]
@@ -381,5 +382,6 @@ def measure_movie(
         columns = measure_columns(channel_names, ndim)
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})
     nonempty = [t for t in tables if len(t)] or tables[:1]
+    warn_if_no_cells(sum(map(len, nonempty)), "measure", f"the cells table of the {len(tables)} frame(s) is empty")
     out = pd.concat(nonempty, ignore_index=True)
     return out.sort_values(["frame", "label"], kind="stable").reset_index(drop=True)

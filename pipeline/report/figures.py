@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from marrowflow.io import atomic_write
+
+NO_CELLS = "no cells"
+
+
+def mark_no_cells(ax: Axes, text: str = NO_CELLS) -> None:
+    """Write `text` ("no cells") across `ax`: the figure of an empty movie is valid and says so."""
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes, fontsize=12, color="0.4")
 
 
 def save_figure(fig: Figure, path: str | Path, *, dpi: int = 120) -> None:

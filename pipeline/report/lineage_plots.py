@@ -18,6 +18,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Rectangle
 
 from marrowflow.lineage import track_summary, tree_layout
+from marrowflow.report.figures import mark_no_cells
 from marrowflow.report.palette import UNKNOWN_COLOUR, type_colours, type_order
 
 __all__ = ["draw_lineage_trees", "plot_counts_over_time", "plot_lineage_trees", "plot_production_rates"]
@@ -32,6 +33,7 @@ def _time_axis(table: pd.DataFrame) -> tuple[str, str]:
 def plot_counts_over_time(counts: pd.DataFrame, classes: Sequence[str] | None = None) -> Figure:
     """Stacked areas of cells per type over time, one panel per sample (`count_types` table)."""
     samples = list(dict.fromkeys(counts["sample"])) if "sample" in counts.columns else [""]
+    samples = samples or [""]
     types = type_order(counts["cell_type"], classes) if len(counts) else []
     colours = type_colours(types)
     xcol, xlabel = _time_axis(counts)
@@ -41,7 +43,9 @@ def plot_counts_over_time(counts: pd.DataFrame, classes: Sequence[str] | None = 
         rows = counts[counts["sample"] == sample] if "sample" in counts.columns else counts
         wide = rows.pivot_table(index=xcol, columns="cell_type", values="n", aggfunc="sum", fill_value=0)
         wide = wide.reindex(columns=[t for t in types if t in wide.columns])
-        if len(wide):
+        if not len(wide) or not wide.to_numpy().any():
+            mark_no_cells(ax)
+        else:
             ax.stackplot(wide.index.to_numpy(), wide.to_numpy().T, labels=list(wide.columns),
                          colors=[colours[t] for t in wide.columns], alpha=0.9)
         ax.set_ylabel("cells")
@@ -86,7 +90,8 @@ def plot_lineage_trees(tracks: pd.DataFrame, classes: Sequence[str] | None = Non
     fig = Figure(figsize=(8, 6))
     ax = fig.add_subplot()
     if len(rows) == 0:
-        ax.set_title("no tracks")
+        ax.set_title("lineage trees", fontsize=10)
+        mark_no_cells(ax)
         return fig
     s = track_summary(rows)
     keep = s.groupby("lineage_id").size().sort_values(ascending=False, kind="stable").index[:max_lineages]
@@ -132,6 +137,8 @@ def plot_production_rates(rates: pd.DataFrame | Sequence[pd.DataFrame],
             vals = rows.loc[rows["cell_type"] == t, "rate_per_h"].to_numpy(float)
             ax.scatter(np.full(len(vals), pos[j]), vals, color="k", s=8, zorder=3)
     ax.set_xticks(x, types, rotation=20, ha="right")
+    if not np.isfinite(table["rate_per_h"].to_numpy(float)).any():
+        mark_no_cells(ax, "no rates (no cells, or one frame only)")
     ax.set_ylabel("new cells per hour")
     ax.set_title("production rate per type", fontsize=10)
     ax.legend(fontsize=8, frameon=False, title="condition", title_fontsize=8)

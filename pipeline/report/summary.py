@@ -8,6 +8,9 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from marrowflow.io.checks import warn_if_no_cells
+from marrowflow.report.figures import mark_no_cells
+
 COUNT_COLUMNS = ["sample", "frame", "time_h", "cell_type", "n"]
 
 
@@ -15,6 +18,10 @@ def combine_counts(tables: Sequence[pd.DataFrame], conditions: Mapping[str, str]
     """Concatenate per-sample `counts.csv` tables and add each sample's `condition`."""
     if not tables:
         return pd.DataFrame(columns=["condition", *COUNT_COLUMNS])
+    for table in tables:
+        if not table["n"].sum():
+            sample = table["sample"].iloc[0] if len(table) else "a sample"
+            warn_if_no_cells(0, f"summary, {sample}", "its counts are empty")
     combined = pd.concat([t[COUNT_COLUMNS] for t in tables], ignore_index=True)
     unknown = sorted(set(combined["sample"]) - set(conditions))
     if unknown:
@@ -45,6 +52,8 @@ def plot_counts_by_condition(combined: pd.DataFrame) -> Figure:
             ax.fill_between(sub["time"], sub["low"], sub["high"], color=line.get_color(), alpha=0.2)
         ax.set_title(cell_type)
         ax.set_ylabel("cells")
+    if not combined["n"].sum():
+        mark_no_cells(axes.flat[0])
     for ax in axes.flat[len(types):]:
         ax.set_visible(False)
     xlabel = "time (h)" if combined["time_h"].notna().all() else "frame"

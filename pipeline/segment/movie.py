@@ -8,7 +8,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from marrowflow.io import LabelStackWriter, Movie, MovieMetadata
+from marrowflow.io import LabelStackWriter, Movie, MovieMetadata, warn_if_no_cells
+from marrowflow.segment.plausibility import frame_contrast, warn_if_noise_like
 from marrowflow.segment.segmenter import SegmentationParams, make_segmenter
 
 
@@ -28,10 +29,20 @@ def segment_movie(movie: Movie, params: SegmentationParams | Mapping[str, Any] |
 
     The model (cellpose) is loaded once; frames are read, segmented and written one at a time.
     A frame range writes a chunk whose stack holds just those frames, in order.
+    Warns once (`ImplausibleSegmentationWarning`) naming the frames whose objects look like noise
+    rather than cells (`marrowflow.segment.plausibility`), and (`NoCellsWarning`) when no frame
+    has an object.
     """
     frames = range(movie.n_frames) if frames is None else frames
     meta = movie.metadata
     segment = make_segmenter(params, pixel_size_um=physical_pixel_size(meta))
+    contrasts = []
     with LabelStackWriter(out_path, len(frames), meta.shape_zyx) as writer:
         for i, t in enumerate(tqdm(frames, desc="segment", unit="frame", disable=None)):
-            writer.write(i, segment(movie.read_frame(t)[channel]))
+            image = movie.read_frame(t)[channel]
+            labels = segment(image)
+            contrasts.append(frame_contrast(labels, image))
+            writer.write(i, labels)
+    source = f"segment {meta.path}" if meta.path else "segment"
+    warn_if_noise_like(frames, contrasts, source)
+    warn_if_no_cells(sum(c.n_objects for c in contrasts), source, "the label stack is empty")

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 
-from marrowflow.io import open_labels, write_ctc_masks
+from marrowflow.io import atomic_dir, atomic_write, open_labels, write_ctc_masks
 from marrowflow.review.apply import apply_label_review
 from marrowflow.review.files import Review
 from marrowflow.track.ctc import relabel_frame, tracks_to_ctc
@@ -22,12 +19,10 @@ def write_ctc_results(tracks: pd.DataFrame, labels_path: str | Path, out_dir: st
     `review`: reviewed label frames replace the segmentation's (the cells table was measured on
     them, so the masks must show them too).
     The folder is built under a temporary name next to `out_dir` and renamed when complete, so a
-    killed job never leaves a folder that looks finished.
+    killed job never leaves a folder that looks finished; the next export removes the temporary
+    folder of a killed one (`marrowflow.io.atomic_dir`).
     """
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    with atomic_dir(out_dir) as tmp:
         by_frame = dict(tuple(tracks.groupby("frame")))
         with open_labels(labels_path) as labels:
             for t in range(labels.n_frames):
@@ -37,10 +32,5 @@ def write_ctc_results(tracks: pd.DataFrame, labels_path: str | Path, out_dir: st
                     frame = apply_label_review(frame, t, review)
                 write_ctc_masks(tmp, t, relabel_frame(frame, frame_tracks))
         lbep = tracks_to_ctc(tracks)
-        lbep[["label", "begin", "end", "parent"]].to_csv(tmp / "res_track.txt", sep=" ", header=False, index=False)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        with atomic_write(tmp / "res_track.txt") as res:
+            lbep[["label", "begin", "end", "parent"]].to_csv(res, sep=" ", header=False, index=False)

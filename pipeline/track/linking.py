@@ -38,6 +38,7 @@ from scipy.sparse.csgraph import connected_components, min_weight_full_bipartite
 from scipy.spatial import cKDTree
 
 from marrowflow.errors import ConfigError, InputError
+from marrowflow.io.checks import warn_if_no_cells
 from marrowflow.schema import as_params, check_choice, check_keys, schema_fields, section_defaults, section_schema
 
 __all__ = ["TrackingParams", "track_cells"]
@@ -510,7 +511,7 @@ def track_cells(cells: pd.DataFrame, params: TrackingParams | Mapping[str, Any] 
     p = as_params(TrackingParams, params, pixel_size_um=pixel_size_um, time_step_h=time_step_h,
                   z_step_um=z_step_um)
     out = cells.copy()
-    if len(cells) == 0:
+    if warn_if_no_cells(len(cells), "track", "the tracks table is empty"):
         out["track_id"] = pd.Series(dtype=np.int64)
         out["parent_track_id"] = pd.Series(dtype=np.int64)
         return out

@@ -7,6 +7,7 @@ from pathlib import Path
 from marrowflow.errors import ConfigError
 from marrowflow.segment.presets import expand_preset
 from marrowflow.workflow.config import validate_config
+from marrowflow.workflow.preflight import check_samples
 from marrowflow.workflow.samples import sample_table
 
 try:
@@ -17,6 +18,8 @@ try:
     SAMPLES = sample_table(config, generated=DEMO_MOVIES)
     # the preset's values, not its name: an edited preset file reruns segmentation
     SEGMENTATION = expand_preset(config["segmentation"])
+    # what the movies' headers already tell (pixel size, channels), before any job
+    check_samples(config, SAMPLES, generated=DEMO_MOVIES)
 except ConfigError as _exc:
     sys.exit(f"marrowflow: {_exc}")
 
