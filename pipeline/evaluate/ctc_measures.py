@@ -1,9 +1,11 @@
-"""Accuracy against ground truth: the Cell Tracking Challenge measures (py-ctcmetrics) and the
+"""Accuracy against ground truth: the Cell Tracking Challenge measures (py-ctcmetrics), SEG and F1
+from segmentation ground truth alone, traccuracy's division and complete-track measures, and the
 per-type count error on synthetic samples.
 
-CTC layout: `res_dir` holds `res_track.txt` and `maskNNN.tif` for every frame; `gt_dir` holds
-`TRA/man_track.txt` + `TRA/man_trackNNN.tif` and, optionally, `SEG/man_segNNN.tif` (a subset of
-frames is fine) and `cell_types.csv` (frame, label, cell_type; synthetic samples only).
+CTC layout: `res_dir` holds `res_track.txt` and `maskNNN.tif` for every frame; `gt_dir` holds any
+of `TRA/man_track.txt` + `TRA/man_trackNNN.tif`, `SEG/man_segNNN.tif` (a subset of frames is
+fine) and `cell_types.csv` (frame, label, cell_type; synthetic samples only). `evaluate_sample`
+computes what the parts present allow and says why the rest was not computed.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import contextlib
 import io
 import math
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +22,14 @@ import numpy as np
 import pandas as pd
 
 from marrowflow.errors import InputError
+from marrowflow.evaluate.params import EvaluationParams
+from marrowflow.evaluate.seg_truth import evaluate_seg, seg_frames
+from marrowflow.evaluate.traccuracy_measures import evaluate_traccuracy
 from marrowflow.io.checks import warn_if_no_cells
 from marrowflow.io.tables import read_table
+from marrowflow.schema import as_params
 
-__all__ = ["evaluate_ctc", "count_error", "truth_counts", "evaluate_sample"]
+__all__ = ["evaluate_ctc", "count_error", "truth_counts", "evaluate_sample", "ground_truth_parts"]
 
 TRACKING_MEASURES = ["Valid", "DET", "TRA", "LNK", "CT", "TF", "BC", "CCA"]
 
@@ -161,12 +168,54 @@ def count_error(counts: pd.DataFrame, truth_counts: pd.DataFrame) -> dict:
     return out
 
 
-def evaluate_sample(res_dir: str | Path, gt_dir: str | Path, counts_path: str | Path | None = None) -> dict:
-    """The evaluate rule's result: {"ctc": evaluate_ctc(...), "counts": count_error(...) or None}.
+def ground_truth_parts(gt_dir: str | Path) -> dict[str, str | None]:
+    """{"TRA": reason, "SEG": reason, "counts": reason}: None for each part `gt_dir` holds, else why
+    the measures that need it cannot be computed."""
+    gt_dir = Path(gt_dir)
+    if not gt_dir.is_dir():
+        raise InputError(f"{gt_dir}: the sample's ground_truth folder does not exist. Fix: correct the "
+                         "ground_truth column of the sample sheet (or leave it empty)")
+    return {"TRA": None if (gt_dir / "TRA" / "man_track.txt").is_file() else f"no TRA/man_track.txt in {gt_dir}",
+            "SEG": None if seg_frames(gt_dir) else f"no SEG/man_segNNN.tif in {gt_dir}",
+            "counts": None if (gt_dir / "cell_types.csv").is_file() else f"no cell_types.csv in {gt_dir} "
+                                                                        "(typed ground truth: synthetic samples)"}
 
-    The count error is computed when `gt_dir/cell_types.csv` exists and `counts_path` is given.
+
+def evaluate_sample(res_dir: str | Path, gt_dir: str | Path, counts_path: str | Path | None = None, *,
+                    geff_path: str | Path | None = None, params: EvaluationParams | Mapping | None = None) -> dict:
+    """The evaluate rule's result, from whatever part of the ground truth `gt_dir` holds.
+
+    {"ctc": evaluate_ctc(...) (needs TRA/), "segmentation": evaluate_seg(...) (SEG and F1, needs
+    SEG/), "traccuracy": evaluate_traccuracy(...) (needs TRA/ and `geff_path`), "counts":
+    count_error(...) (needs cell_types.csv and `counts_path`), "not_computed": {part: reason}};
+    a part that cannot be computed is None, with the reason under "not_computed". Raises
+    InputError only when `gt_dir` holds none of TRA/, SEG/ and cell_types.csv.
     """
-    result: dict[str, Any] = {"ctc": evaluate_ctc(res_dir, gt_dir), "counts": None}
-    if counts_path is not None and (Path(gt_dir) / "cell_types.csv").is_file():
+    params = as_params(EvaluationParams, params)
+    missing = ground_truth_parts(gt_dir)
+    if all(missing.values()):
+        raise InputError(f"{gt_dir}: no ground truth found ({'; '.join(missing.values())}). Fix: point the "
+                         "sample's ground_truth at a CTC ground-truth folder (TRA/ and/or SEG/)")
+    result: dict[str, Any] = {"ctc": None, "segmentation": None, "traccuracy": None, "counts": None}
+    not_computed: dict[str, str] = {}
+    if missing["TRA"] is None:
+        result["ctc"] = evaluate_ctc(res_dir, gt_dir)
+        if geff_path is None:
+            not_computed["traccuracy"] = "no tracks.geff given"
+        elif result["ctc"]["notes"].get("result"):
+            not_computed["traccuracy"] = result["ctc"]["notes"]["result"]
+        else:
+            result["traccuracy"] = evaluate_traccuracy(geff_path, res_dir, gt_dir,
+                                                       frame_buffer=params.division_frame_buffer)
+    else:
+        not_computed["TRA"] = missing["TRA"] + ": no tracking measures (DET, TRA, LNK, CT, TF, BC, CCA, traccuracy)"
+    if missing["SEG"] is None:
+        result["segmentation"] = evaluate_seg(res_dir, gt_dir)
+    else:
+        not_computed["SEG"] = missing["SEG"] + ": no segmentation measures (SEG, F1)"
+    if missing["counts"] is None and counts_path is not None:
         result["counts"] = count_error(read_table(counts_path), truth_counts(gt_dir))
+    else:
+        not_computed["counts"] = missing["counts"] or "no counts table given"
+    result["not_computed"] = not_computed
     return result

@@ -1,5 +1,6 @@
-"""Label stacks: streamed frame by frame into a zlib-compressed uint32 TIFF, read back one frame
-at a time; chunked segmentation helpers; Cell Tracking Challenge mask files."""
+"""Label stacks: streamed frame by frame into a zlib-compressed uint32 TIFF or an OME-Zarr label
+image (`output.format`; the path's name chooses), read back one frame at a time through one
+reader (`open_labels`); chunked segmentation helpers; Cell Tracking Challenge mask files."""
 
 from __future__ import annotations
 
@@ -14,12 +15,38 @@ import tifffile
 
 from marrowflow.errors import InputError
 from marrowflow.io.atomic import atomic_write
+from marrowflow.io.metadata import MovieMetadata
+from marrowflow.io.ome_zarr import ZARR_SUFFIXES, OmeZarrLabels, OmeZarrLabelWriter
 
 _DONE = object()
+# the name of a sample's label stack under results/<sample>/ per config `output.format`
+LABEL_FILES = {"tiff": "labels.tif", "ome-zarr": "labels.ome.zarr"}
+
+
+def labels_file_name(output_format: str) -> str:
+    """`labels.tif` or `labels.ome.zarr`: the label stack's file name for config `output.format`."""
+    if output_format not in LABEL_FILES:
+        raise ValueError(f"output.format must be one of {sorted(LABEL_FILES)}, got {output_format!r}")
+    return LABEL_FILES[output_format]
+
+
+def is_zarr_path(path: str | os.PathLike) -> bool:
+    """Whether a label stack path names an OME-Zarr folder (`.zarr` / `.ome.zarr`) rather than a TIFF."""
+    return Path(path).name.lower().endswith(ZARR_SUFFIXES)
+
+
+def label_scale(meta: MovieMetadata) -> tuple[float | None, ...]:
+    """(t, [z], y, x) scale of a movie's label stack in hours and µm (None where unknown)."""
+    z = (meta.z_step_um,) if len(meta.shape_zyx) == 3 else ()
+    return (meta.time_step_h, *z, meta.pixel_size_um, meta.pixel_size_um)
 
 
 class LabelStackWriter:
     """Write a (T, [Z], Y, X) uint32 label stack frame by frame; atomic on close.
+
+    A path ending in `.zarr` (`labels.ome.zarr`) is written as an OME-Zarr label image
+    (`marrowflow.io.ome_zarr.OmeZarrLabelWriter`, with `scale`: see `label_scale`); any other
+    as the TIFF below (`scale` unused: the TIFF output stays as it always was).
 
     Frames must be written in order t = 0, 1, ...; only the frame being compressed is held in
     memory. The file is one page per plane, zlib-compressed, with tifffile's shape/axes
@@ -28,7 +55,8 @@ class LabelStackWriter:
     when all `n_frames` were written.
     """
 
-    def __init__(self, path: str | os.PathLike, n_frames: int, shape_zyx: Sequence[int]):
+    def __init__(self, path: str | os.PathLike, n_frames: int, shape_zyx: Sequence[int], *,
+                 scale: Sequence[float | None] | None = None):
         if n_frames < 1:
             raise ValueError(f"{path}: n_frames must be >= 1, got {n_frames}")
         self.path = Path(path)
@@ -39,8 +67,13 @@ class LabelStackWriter:
         self._next_t = 0
         self._queue: queue.Queue = queue.Queue(maxsize=1)
         self._error: BaseException | None = None
+        self._zarr = OmeZarrLabelWriter(self.path, self.n_frames, self.shape_zyx, scale=scale) if is_zarr_path(
+            self.path) else None
 
     def __enter__(self) -> LabelStackWriter:
+        if self._zarr is not None:
+            self._zarr.__enter__()
+            return self
         self._atomic = atomic_write(self.path)
         tmp = self._atomic.__enter__()
         self._thread = threading.Thread(target=self._run, args=(tmp,), daemon=True)
@@ -82,10 +115,22 @@ class LabelStackWriter:
             raise ValueError(f"{self.path}: labels must be integers, got {labels.dtype}")
         if labels.size and (labels.min() < 0 or int(labels.max()) > np.iinfo(np.uint32).max):
             raise ValueError(f"{self.path}: frame {t} has labels outside 0..2**32-1")
-        self._queue.put(np.ascontiguousarray(labels, dtype=np.uint32))
+        labels = np.ascontiguousarray(labels, dtype=np.uint32)
+        if self._zarr is not None:
+            self._zarr.write(t, labels)
+        else:
+            self._queue.put(labels)
         self._next_t += 1
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        if self._zarr is not None:
+            if exc_type is None and self._next_t != self.n_frames:
+                err = ValueError(f"{self.path}: only {self._next_t} of {self.n_frames} frames were "
+                                 "written; the label image was not created")
+                self._zarr.__exit__(ValueError, err, None)
+                raise err
+            self._zarr.__exit__(exc_type, exc, tb)
+            return
         self._queue.put(_DONE)
         self._thread.join()
         if exc_type is None and self._next_t != self.n_frames:
@@ -155,14 +200,14 @@ class LabelStack:
         self.close()
 
 
-def open_labels(path: str | os.PathLike) -> LabelStack:
-    """Open a label stack for reading one frame at a time."""
-    return LabelStack(path)
+def open_labels(path: str | os.PathLike) -> LabelStack | OmeZarrLabels:
+    """Open a label stack (TIFF, or OME-Zarr for a `.zarr` path) for reading one frame at a time."""
+    return OmeZarrLabels(Path(path)) if is_zarr_path(path) else LabelStack(path)
 
 
 def read_label_frame(path: str | os.PathLike, t: int) -> np.ndarray:
     """Read only frame `t` of a label stack."""
-    with LabelStack(path) as stack:
+    with open_labels(path) as stack:
         return stack.read_frame(t)
 
 
@@ -173,10 +218,12 @@ def frame_chunks(n_frames: int, chunk_size: int) -> list[tuple[int, int]]:
     return [(start, min(start + chunk_size, n_frames)) for start in range(0, n_frames, chunk_size)]
 
 
-def gather_label_chunks(chunk_paths: Sequence[str | os.PathLike], out_path: str | os.PathLike) -> int:
+def gather_label_chunks(chunk_paths: Sequence[str | os.PathLike], out_path: str | os.PathLike, *,
+                        scale: Sequence[float | None] | None = None) -> int:
     """Concatenate chunk label stacks, in the given order, into one stack; return its frame count.
 
-    Streams frame by frame; labels are per frame, so the result equals an unsplit run.
+    Streams frame by frame; labels are per frame, so the result equals an unsplit run. `scale`:
+    as for `LabelStackWriter` (an OME-Zarr `out_path`).
     """
     stacks = [open_labels(p) for p in chunk_paths]
     try:
@@ -188,7 +235,7 @@ def gather_label_chunks(chunk_paths: Sequence[str | os.PathLike], out_path: str 
                 raise InputError(f"{stack.path}: expected frames of shape {shape} like {stacks[0].path}, "
                                  f"found {stack.shape_zyx}. Fix: rerun segmentation of all chunks.")
         n_frames = sum(s.n_frames for s in stacks)
-        with LabelStackWriter(out_path, n_frames, shape) as writer:
+        with LabelStackWriter(out_path, n_frames, shape, scale=scale) as writer:
             t = 0
             for stack in stacks:
                 for frame in stack:

@@ -1,5 +1,6 @@
-"""Lazy movie readers: OME-TIFF, ImageJ hyperstacks, plain multi-page TIFF, per-frame TIFF folders
-and vendor formats (through bioio). Frames come out one at a time as (C, [Z], Y, X)."""
+"""Lazy movie readers: OME-TIFF, ImageJ hyperstacks, plain multi-page TIFF, per-frame TIFF folders,
+OME-Zarr images (`marrowflow.io.ome_zarr`) and vendor formats (through bioio). Frames come out one
+at a time as (C, [Z], Y, X)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import tifffile
 from marrowflow.errors import InputError
 from marrowflow.io.checks import check_frame
 from marrowflow.io.metadata import MovieMetadata, length_to_um, time_to_h
+from marrowflow.io.ome_zarr import ZARR_SUFFIXES, OmeZarrSource, is_zarr
 
 TIFF_SUFFIXES = (".tif", ".tiff")
 VENDOR_SUFFIXES = (".nd2", ".czi", ".lif", ".lsm", ".oib", ".oif", ".ims", ".vsi")
@@ -414,6 +416,8 @@ class Movie:
 
 
 def _open_source(path: Path, axes: str | None, channel_names: Sequence[str] | None) -> _Source:
+    if is_zarr(path) or path.name.lower().endswith(ZARR_SUFFIXES):
+        return OmeZarrSource(path, channel_names)
     if path.is_dir():
         return _FolderSource(path, axes, channel_names)
     suffix = path.suffix.lower()
@@ -421,7 +425,7 @@ def _open_source(path: Path, axes: str | None, channel_names: Sequence[str] | No
         return _TiffSource(path, axes, channel_names)
     if suffix in VENDOR_SUFFIXES:
         return _BioioSource(path)
-    raise InputError(f"{path}: expected a TIFF/OME-TIFF file, a folder of per-frame TIFFs or a vendor "
+    raise InputError(f"{path}: expected a TIFF/OME-TIFF file, an OME-Zarr, a folder of per-frame TIFFs or a vendor "
                      f"file ({', '.join(VENDOR_SUFFIXES)}), found a {suffix or 'suffix-less'} file. Fix: "
                      "convert the movie to OME-TIFF or point the sample's path at the right file.")
 
@@ -429,7 +433,8 @@ def _open_source(path: Path, axes: str | None, channel_names: Sequence[str] | No
 def open_movie(path: str | os.PathLike, *, axes: str | None = None,
                channel_names: Sequence[str] | None = None, pixel_size_um: float | None = None,
                time_step_h: float | None = None, z_step_um: float | None = None) -> Movie:
-    """Open a movie lazily (nothing but headers is read here).
+    """Open a movie lazily (nothing but headers is read here): a TIFF file, a folder of per-frame
+    TIFFs, an OME-Zarr image (its highest resolution) or a vendor file.
 
     `axes` (letters of TCZYX in file order) is used only when the file does not state its axes
     (plain TIFF). `pixel_size_um`, `time_step_h`, `z_step_um` fill in what the file's metadata

@@ -8,7 +8,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from marrowflow.io import LabelStackWriter, Movie, MovieMetadata, warn_if_no_cells
+from marrowflow.io import LabelStackWriter, Movie, MovieMetadata, label_scale, warn_if_no_cells
 from marrowflow.segment.plausibility import frame_contrast, warn_if_noise_like
 from marrowflow.segment.segmenter import SegmentationParams, make_segmenter
 
@@ -37,7 +37,7 @@ def segment_movie(movie: Movie, params: SegmentationParams | Mapping[str, Any] |
     meta = movie.metadata
     segment = make_segmenter(params, pixel_size_um=physical_pixel_size(meta))
     contrasts = []
-    with LabelStackWriter(out_path, len(frames), meta.shape_zyx) as writer:
+    with LabelStackWriter(out_path, len(frames), meta.shape_zyx, scale=label_scale(meta)) as writer:
         for i, t in enumerate(tqdm(frames, desc="segment", unit="frame", disable=None)):
             image = movie.read_frame(t)[channel]
             labels = segment(image)

@@ -1,4 +1,5 @@
-"""Find the movies in a folder and give each a unique, safe sample name."""
+"""Find the movies in a folder and give each a unique, safe sample name; an OME-Zarr plate gives
+one sample per well and field (`<plate>_A1_0`)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from pathlib import Path
 import pandas as pd
 
 from marrowflow.errors import InputError
+from marrowflow.io.ome_zarr import is_zarr, plate_fields
 
-_MOVIE_SUFFIXES = (".ome.tiff", ".ome.tif", ".tiff", ".tif", ".nd2", ".czi", ".lif", ".lsm",
+_MOVIE_SUFFIXES = (".ome.tiff", ".ome.tif", ".tiff", ".tif", ".ome.zarr", ".zarr", ".nd2", ".czi", ".lif", ".lsm",
                    ".ims", ".oib", ".oif", ".vsi")
 _NUMBER = re.compile(r"(\d+)")
 # Folders the rules write under results/ beside the samples' (workflow/rules/summary.smk, provenance.smk):
@@ -36,7 +38,7 @@ def sample_name(path: str | os.PathLike, root: str | os.PathLike | None = None) 
     """Sample name of a movie: the file name without its movie suffix (.ome.tif, .tif, .nd2, ...),
     or for a folder of frames its path below `root` joined with '_'; then sanitised."""
     path = Path(path)
-    if path.is_dir():
+    if path.is_dir() and not is_zarr(path):
         rel = path.relative_to(root) if root is not None and path != Path(root) else Path(path.name)
         return sanitise_name("_".join(rel.parts))
     name = path.name
@@ -91,14 +93,36 @@ def _warn_frame_like_files(files: list[Path], root: Path) -> None:
                           f"(e.g. {rel!r}) so that it counts as one sample.", stacklevel=3)
 
 
+def expand_plates(table: pd.DataFrame, base_dir: str | os.PathLike = ".") -> pd.DataFrame:
+    """Replace each row whose `path` is an OME-Zarr plate by one row per well and field: sample
+    `<sample>_<row><column>_<field>` (e.g. plate_A1_0), path `<path>/<row>/<column>/<field>`;
+    other columns are copied. Rows that are no plate stay as they are, in order."""
+    rows = []
+    for row in table.to_dict("records"):
+        full = Path(base_dir) / row["path"]
+        fields = plate_fields(full) if is_zarr(full) else None
+        if fields is None:
+            rows.append(row)
+            continue
+        if not fields:
+            raise InputError(f"{full}: expected wells with images in the OME-Zarr plate, found none. Fix: "
+                             "write the plate's wells and fields, or leave the plate out.")
+        base = str(row["path"]).rstrip("/")
+        rows += [{**row, "sample": sanitise_name(f"{row['sample']}_{name}"), "path": f"{base}/{sub}"}
+                 for name, sub in fields]
+    return pd.DataFrame(rows, columns=table.columns)
+
+
 def discover_samples(folder: str | os.PathLike, pattern: str = "**/*.tif*") -> pd.DataFrame:
     """One row per movie under `folder` matching the glob `pattern`: columns `sample, path`.
 
     A matched file is one movie. A matched folder (e.g. pattern "*/01" for Cell Tracking
     Challenge data) is one movie made of per-frame TIFFs, and files inside it are not movies of
-    their own. Rows are in natural path order; sample names come from the file (or folder) names
-    and are made unique with _2, _3 ... in that order (a movie called like a results folder,
-    `summary.tif`, becomes `summary_2`). Hidden entries are ignored.
+    their own; a matched OME-Zarr folder (e.g. pattern "*.ome.zarr") is one image, or for a plate
+    one movie per well and field (`expand_plates`), and nothing inside it is matched again. Rows
+    are in natural path order; sample names come from the file (or folder) names and are made
+    unique with _2, _3 ... in that order (a movie called like a results folder, `summary.tif`,
+    becomes `summary_2`). Hidden entries are ignored.
     """
     root = Path(folder)
     if not root.is_dir():
@@ -107,6 +131,8 @@ def discover_samples(folder: str | os.PathLike, pattern: str = "**/*.tif*") -> p
                          "that holds the movies.")
     matches = [p for p in root.glob(pattern)
                if not any(part.startswith(".") for part in p.relative_to(root).parts)]
+    zarrs = [p for p in matches if is_zarr(p)]
+    matches = [p for p in matches if not any(z in p.parents for z in zarrs)]
     folders = [p for p in matches if p.is_dir()]
     files = [p for p in matches if p.is_file() and p.name.lower().endswith(_MOVIE_SUFFIXES)
              and not any(d in p.parents for d in folders)]
@@ -116,5 +142,7 @@ def discover_samples(folder: str | os.PathLike, pattern: str = "**/*.tif*") -> p
                          "folder and the pattern (e.g. '**/*.ome.tif' for files, '*/01' for folders of "
                          "per-frame TIFFs).")
     _warn_frame_like_files(files, root)
-    names = unique_names([sample_name(p, root) for p in movies])
-    return pd.DataFrame({"sample": names, "path": [str(p) for p in movies]})
+    found = expand_plates(pd.DataFrame({"sample": [sample_name(p, root) for p in movies],
+                                        "path": [str(p) for p in movies]}))
+    found["sample"] = unique_names(list(found["sample"]))
+    return found

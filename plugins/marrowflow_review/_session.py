@@ -12,7 +12,7 @@ import pandas as pd
 from marrowflow import review as rv
 from marrowflow.contract import UNKNOWN
 from marrowflow.errors import ConfigError, InputError
-from marrowflow.io import MovieMetadata, open_labels, read_json, read_table, reopen_movie
+from marrowflow.io import LABEL_FILES, MovieMetadata, open_labels, read_json, read_table, reopen_movie
 from marrowflow.lineage import track_summary, tree_layout
 from marrowflow.report.palette import type_order
 from marrowflow.schema import section_schema
@@ -106,9 +106,9 @@ class ReviewSession:
         self._movie = None
         self.tracks = self._read_cells()
         self.classes = self._classes()
-        labels_path = self.results_dir / "labels.tif"
         shape = tuple(self.metadata.shape_zyx)
-        if labels_path.is_file():
+        labels_path = self.labels_path
+        if labels_path is not None:
             self._label_stack = open_labels(labels_path)
             read = self._label_stack.read_frame
         else:
@@ -118,6 +118,12 @@ class ReviewSession:
                                      self.metadata.n_frames, shape)
         self.labels.on_edit.append(self._labels_edited)
         self.type_map = FrameStack(self.type_frame, self.metadata.n_frames, shape, np.uint8)
+
+    @property
+    def labels_path(self) -> Path | None:
+        """The results' label stack, either format (`output.format`): labels.tif or labels.ome.zarr."""
+        found = [self.results_dir / name for name in LABEL_FILES.values() if (self.results_dir / name).exists()]
+        return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
     def _check_review_dir(self, path: str | os.PathLike) -> Path:
         path = Path(path)

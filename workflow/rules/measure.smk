@@ -4,7 +4,7 @@ rule measure:
     input:
         movie=sample_path,
         metadata=f"{RESULTS}/{{sample}}/metadata.json",
-        labels=f"{RESULTS}/{{sample}}/labels.tif",
+        labels=f"{RESULTS}/{{sample}}/{LABELS}",
         review_labels=review_file("labels.tif"),
         review_frames=review_file("reviewed_frames.txt"),
     output:
