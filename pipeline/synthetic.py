@@ -27,6 +27,19 @@ inside the field. In an overcrowded field a nucleus can be covered entirely by i
 it then leaves the simulation (its track ends at its last visible frame), so the ground truth
 stays consistent.
 
+CELL DEATH (off by default: `death_rate_per_h` is empty): a cell of true type k starts apoptosis
+at rate `death_rate_per_h[k]` per hour; it then stops cycling and for `death_frames` frames its
+nucleus shrinks (to 55 % of its radius) and brightens (to twice its intensity), as condensing
+chromatin does, and is gone after. No random number is drawn for a type without a rate, so a
+movie without deaths is the same array as before death existed.
+
+PER-CELL TRUTH (`cell_truth`, written as GT/cell_truth.csv): one row per track with its mother,
+sister, generation and founder, the committed lineage, the frame its lineage marker starts to
+rise (`onset_<marker>_frame`, the commitment, sub-frame in frames since the start; for a
+daughter of a committed mother it lies before her birth), the frame its true type switches
+(`type_switch_frame`, the marker at half level), the first apoptotic frame, and why the track
+ends (`end_cause`: divided, died, left_field, covered, end_of_movie).
+
 Everything is drawn from `np.random.default_rng(seed)`: the same parameters and seed give
 identical arrays.
 """
@@ -107,11 +120,15 @@ class OrganoidParams:
     marker_brightness: float = _schema("marker_brightness")
     marker_basal: float = _schema("marker_basal")
     read_noise: float = _schema("read_noise")
+    death_rate_per_h: dict[str, float] = _schema("death_rate_per_h")
+    death_frames: int = _schema("death_frames")
 
     def __post_init__(self) -> None:
         _validate(self)
         rates = {k: float(v) for k, v in self.differentiation_rate_per_h.items()}
         object.__setattr__(self, "differentiation_rate_per_h", rates)  # own copy, not the config's
+        deaths = {k: float(v) for k, v in self.death_rate_per_h.items()}
+        object.__setattr__(self, "death_rate_per_h", deaths)
         object.__setattr__(self, "size", tuple(int(v) for v in self.size))
 
     @classmethod
@@ -166,6 +183,11 @@ def _validate(p: OrganoidParams) -> None:
     need(isinstance(rates, Mapping) and set(rates) <= set(LINEAGES)
          and all(float(v) >= 0 for v in rates.values()),
          "differentiation_rate_per_h", f"a mapping of some of {list(LINEAGES)} to rates >= 0 per h")
+    deaths = p.death_rate_per_h
+    need(isinstance(deaths, Mapping) and set(deaths) <= set(CELL_TYPES)
+         and all(float(v) >= 0 for v in deaths.values()),
+         "death_rate_per_h", f"a mapping of some of {list(CELL_TYPES)} to rates >= 0 per h")
+    need(p.death_frames >= 1, "death_frames", "an integer >= 1")
 
 
 @dataclass
@@ -175,7 +197,8 @@ class SyntheticMovie:
     `movie` (T, C, Y, X) uint16; `labels` (T, Y, X) uint32 with label = track id; `tracks`
     `label, begin, end, parent` (CTC); `cell_types` `frame, label, cell_type`; `truth` one row per
     cell per frame: `frame, label, y, x, radius_px, cell_type, fate, level_<marker>...` (fate =
-    the committed lineage or "progenitor"; levels in [0, 1] before per-cell scaling).
+    the committed lineage or "progenitor"; levels in [0, 1] before per-cell scaling);
+    `cell_truth` one row per track (`_cell_truth_table`: family, onsets, type switch, death, end cause).
     """
 
     movie: np.ndarray
@@ -187,6 +210,7 @@ class SyntheticMovie:
     pixel_size_um: float
     time_step_h: float
     params: OrganoidParams
+    cell_truth: pd.DataFrame
 
 
 @dataclass
@@ -201,6 +225,7 @@ class _Cell:
     brightness: np.ndarray  # per channel expression factor
     fate: str | None = None  # committed lineage
     commit_h: float = math.nan
+    dying: int = -1  # frames since apoptosis began (-1: alive)
 
 
 class _Simulator:
@@ -211,8 +236,12 @@ class _Simulator:
         self.dt = p.time_step_h
         self.next_label = 1
         self.parents: dict[int, int] = {}  # label -> parent label (0 = founder)
+        self.end_cause: dict[int, str] = {}  # label -> why its track ended (before the last frame)
+        self.apoptosis: dict[int, int] = {}  # label -> first apoptotic frame
+        self.commit: dict[int, float] = {}  # label -> commitment time in hours
         rates = p.differentiation_rate_per_h
         self.rates = np.array([float(rates.get(k, 0.0)) for k in LINEAGES])
+        self.death_p = {k: 1.0 - math.exp(-r * self.dt) for k, r in p.death_rate_per_h.items() if r > 0}
 
     def new_cell(self, parent: int, pos, *, age_h: float | None = 0.0, fate: str | None = None,
                  commit_h: float = math.nan) -> _Cell:
@@ -234,7 +263,10 @@ class _Simulator:
 
     def radius(self, c: _Cell) -> float:
         phase = min(c.age_h / c.cycle_h, 1.0)
-        return self.p.radius_px * c.size_factor * math.sqrt((1.0 + phase) / 2.0)
+        r = self.p.radius_px * c.size_factor * math.sqrt((1.0 + phase) / 2.0)
+        if c.dying >= 0:  # apoptosis: the nucleus condenses
+            r *= 1.0 - 0.45 * (c.dying + 1) / self.p.death_frames
+        return r
 
     def semi_axes(self, c: _Cell) -> tuple[float, float]:
         r = self.radius(c)
@@ -296,20 +328,33 @@ class _Simulator:
         t_h = frame * dt
         nxt: list[_Cell] = []
         for c in cells:
+            if c.dying >= 0:
+                c.dying += 1
+                if c.dying >= p.death_frames:
+                    self.end_cause[c.label] = "died"
+                    continue
+                nxt.append(c)
+                continue
             c.age_h += dt
             if c.age_h >= c.cycle_h:
+                self.end_cause[c.label] = "divided"
                 nxt.extend(self.divide(c))
                 continue
             if c.fate is None and self.rates.sum() > 0:
                 if rng.random() < 1.0 - math.exp(-self.rates.sum() * dt):
                     c.fate = LINEAGES[rng.choice(len(LINEAGES), p=self.rates / self.rates.sum())]
                     c.commit_h = t_h
+            kind = _true_type(c, _levels(c, t_h, p.marker_rise_h)) if self.death_p else None
+            if kind in self.death_p and rng.random() < self.death_p[kind]:
+                c.dying = 0
+                self.apoptosis[c.label] = frame
             c.pos = c.pos + p.motility_px * rng.standard_normal(2)
             c.angle += 0.1 * rng.standard_normal()
             nxt.append(c)
         self.relax(nxt)
         if p.cells_leave_field:
             inside = [bool(np.all((c.pos >= 0) & (c.pos <= np.array(p.size) - 1))) for c in nxt]
+            self.end_cause.update({c.label: "left_field" for c, ok in zip(nxt, inside) if not ok})
             nxt = [c for c, ok in zip(nxt, inside) if ok]
         return nxt
 
@@ -405,11 +450,15 @@ def simulate_organoid(params: OrganoidParams | None = None, seed: int | None = N
             lv = _levels(c, t_h, p.marker_rise_h)
             marker = [p.marker_basal + (1 - p.marker_basal) * lv[m] for m in _MARKERS]
             values[c.label] = scale * c.brightness * np.array([1.0] + marker)
+            if c.dying >= 0:  # apoptosis: the condensing chromatin brightens
+                values[c.label, 0] *= 1.0 + (c.dying + 1) / p.death_frames
+            sim.commit[c.label] = c.commit_h
             rows.append((t, c.label, *c.pos, sim.radius(c), _true_type(c, lv),
                          c.fate or "progenitor", *(lv[m] for m in _MARKERS)))
         labels[t] = _rasterise(sim, cells, p.size)
         movie[t] = _render(p, labels[t], values, bg, rng)
         visible = set(np.unique(labels[t]).tolist())
+        sim.end_cause.update({c.label: "covered" for c in cells if c.label not in visible})
         cells = [c for c in cells if c.label in visible]  # fully covered by neighbours: gone
     truth = pd.DataFrame(rows, columns=["frame", "label", "y", "x", "radius_px", "cell_type", "fate",
                                         *(f"level_{m}" for m in _MARKERS)])
@@ -422,7 +471,40 @@ def simulate_organoid(params: OrganoidParams | None = None, seed: int | None = N
         cell_types=truth[["frame", "label", "cell_type"]].reset_index(drop=True),
         truth=truth.reset_index(drop=True), channel_names=list(CHANNEL_NAMES),
         pixel_size_um=p.pixel_size_um, time_step_h=p.time_step_h, params=p,
+        cell_truth=_cell_truth_table(tracks, truth, sim, p),
     )
+
+
+def _cell_truth_table(tracks: pd.DataFrame, truth: pd.DataFrame, sim: _Simulator, p: OrganoidParams) -> pd.DataFrame:
+    """One row per track: `label, begin, end, parent, sister, generation, founder, fate,
+    onset_<marker>_frame... (per lineage marker), type_switch_frame, apoptosis_frame, end_cause`
+    (frames since the start, sub-frame; NaN where it does not happen; 0 = no parent/sister)."""
+    t = tracks.set_index("label")
+    kids = t[t["parent"] > 0].groupby("parent").groups
+    sister = {int(k): int(next((o for o in ks if o != k), 0)) for ks in kids.values() for k in ks}
+    generation: dict[int, int] = {}
+    founder: dict[int, int] = {}
+    for lab, par in t["parent"].sort_index().items():  # a mother's label is below her daughters'
+        generation[lab] = generation[par] + 1 if par else 0
+        founder[lab] = founder[par] if par else lab
+    fate = truth.groupby("label")["fate"].last()
+    commit_frame = pd.Series({lab: sim.commit.get(lab, math.nan) / p.time_step_h for lab in t.index})
+    last = p.n_frames - 1
+    out = pd.DataFrame({
+        "label": t.index.astype("int64"), "begin": t["begin"].to_numpy(), "end": t["end"].to_numpy(),
+        "parent": t["parent"].to_numpy(), "sister": [sister.get(lab, 0) for lab in t.index],
+        "generation": [generation[lab] for lab in t.index], "founder": [founder[lab] for lab in t.index],
+        "fate": fate.reindex(t.index).to_numpy(),
+    })
+    for lineage, marker in LINEAGE_MARKER.items():
+        out[f"onset_{marker}_frame"] = np.where(out["fate"] == lineage, commit_frame.to_numpy(), np.nan)
+    switch_h = p.marker_rise_h * math.log(2.0)
+    out["type_switch_frame"] = commit_frame.to_numpy() + switch_h / p.time_step_h
+    out["apoptosis_frame"] = [float(sim.apoptosis.get(lab, math.nan)) for lab in t.index]
+    out["end_cause"] = [sim.end_cause.get(lab, "end_of_movie" if end == last else "covered")
+                        for lab, end in zip(t.index, t["end"])]
+    return out.astype({"label": "int64", "begin": "int64", "end": "int64", "parent": "int64",
+                       "sister": "int64", "generation": "int64", "founder": "int64"})
 
 
 def _present_labels(labels: np.ndarray) -> pd.DataFrame:
@@ -474,7 +556,8 @@ def write_synthetic(sim: SyntheticMovie, movie_path: str | os.PathLike, gt_dir: 
     """Write the movie as OME-TIFF (uint16, TCYX, zlib; pixel size, time step in h, channel
     names) and the ground truth in the Cell Tracking Challenge layout under `gt_dir`:
     `TRA/man_track.txt`, `TRA/man_trackNNN.tif`, `SEG/man_segNNN.tif` (uint16, label = track
-    id), `cell_types.csv` (`frame, label, cell_type`) and `counts.csv` (`true_counts`).
+    id), `cell_types.csv` (`frame, label, cell_type`), `cell_truth.csv` (`.cell_truth`) and
+    `counts.csv` (`true_counts`).
     Every file is written atomically."""
     movie_path, gt_dir = Path(movie_path), Path(gt_dir)
     if sim.labels.max(initial=0) > np.iinfo(np.uint16).max:
@@ -504,5 +587,6 @@ def write_synthetic(sim: SyntheticMovie, movie_path: str | os.PathLike, gt_dir: 
     _write_csv(gt_dir / "TRA" / "man_track.txt", sim.tracks[["label", "begin", "end", "parent"]],
                sep=" ", header=False)
     _write_csv(gt_dir / "cell_types.csv", sim.cell_types)
+    _write_csv(gt_dir / "cell_truth.csv", sim.cell_truth)
     counts = true_counts(sim.cell_types, sim.time_step_h, n_frames=sim.labels.shape[0])
     _write_csv(gt_dir / "counts.csv", counts)

@@ -27,9 +27,10 @@ SLURMCTLD_LOG = Path("/var/log/slurm/slurmctld.log")
 # what a test cluster needs on top of a profile: no account, a fast first status check
 TEST_CLUSTER_ARGS = ["--slurm-no-account", "--slurm-init-seconds-before-status-checks", "1"]
 SMALL_DEMO = """\
+samples: small.tsv
 demo:
-  control: {seed: 1, n_frames: 6, size: 128, n_founders: 6}
-  epo: {seed: 2, n_frames: 6, size: 128, n_founders: 6}
+  control_1: {seed: 1, n_frames: 6, size: 128, n_founders: 6}
+  epo_1: {seed: 2, n_frames: 6, size: 128, n_founders: 6}
 """
 # fails with less than 300 MB: passes on the profile's retry, which asks for more
 TINY = """\
@@ -104,6 +105,10 @@ def copy_workflow(dst: Path) -> Path:
     shutil.copytree(REPO / "workflow", dst / "workflow",
                     ignore=shutil.ignore_patterns("__pycache__", ".snakemake"))
     (dst / "small.yaml").write_text(SMALL_DEMO)
+    # two of the demo's organoids (one per condition), each a replicate of its own
+    rows = [line for line in (REPO / "samples.tsv").read_text().splitlines()
+            if line.startswith(("sample\t", "control_1\t", "epo_1\t"))]
+    (dst / "small.tsv").write_text("\n".join(rows) + "\n")
     return dst
 
 

@@ -1,5 +1,5 @@
-"""Figures for the report: counts over time, lineage trees, production rates, the across-sample
-summary (matplotlib `Figure`s, no pyplot); the cell-type palette; saving atomically.
+"""Figures for the report: counts over time, lineage trees, production rates, fate by generation,
+sister pairs, the across-sample summary (matplotlib `Figure`s, no pyplot); the cell-type palette; saving atomically.
 
 The names load on first use, so that `marrowflow.report.palette` (read by the napari plugin when
 it opens a sample) does not import matplotlib.
@@ -13,6 +13,8 @@ _SOURCES = {
     "plot_counts_over_time": "lineage_plots",
     "plot_lineage_trees": "lineage_plots",
     "plot_production_rates": "lineage_plots",
+    "plot_fate_by_generation": "event_plots",
+    "plot_sister_pairs": "event_plots",
     "type_colours": "palette",
     "type_order": "palette",
     "combine_counts": "summary",

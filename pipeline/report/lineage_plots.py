@@ -59,12 +59,20 @@ def plot_counts_over_time(counts: pd.DataFrame, classes: Sequence[str] | None = 
     return fig
 
 
+END_SYMBOLS = {"died": ("X", "death"), "left_field": (">", "left the field"), "lost": ("o", "lost")}
+"""Marker and legend text of the track ends drawn on the trees (`cell_events` end causes)."""
+
+
 def draw_lineage_trees(ax: Axes, tracks: pd.DataFrame, layout: pd.DataFrame, colours: Mapping[str, str], *,
-                       time: str = "frame", selected: int | None = None, marker_size: float = 6) -> None:
+                       time: str = "frame", selected: int | None = None, marker_size: float = 6,
+                       events: pd.DataFrame | None = None, onset_markers: Mapping[str, str] | None = None) -> None:
     """Draw the trees of `layout` (`marrowflow.lineage.tree_layout` rows) on `ax`, time (column
     `time` of `tracks`, the cells) to the right: each track a row of squares, one per cell,
     coloured by its type in that frame; grey connectors from mother to daughters, dotted for a
-    track continued after a gap (a parent with one child); the `selected` track on a dark line."""
+    track continued after a gap (a parent with one child); the `selected` track on a dark line.
+    With `events` (`cell_events` rows): a bar in the lineage's colour at each marker onset of
+    `onset_markers` (lineage -> marker) and a black symbol at each death, exit or lost end
+    (`END_SYMBOLS`)."""
     y = layout.set_index("track_id")["y"]
     pts = tracks[tracks["track_id"].isin(y.index)].sort_values(["track_id", "frame"], kind="stable")
     for tid, g in pts.groupby("track_id", sort=True):
@@ -78,12 +86,31 @@ def draw_lineage_trees(ax: Axes, tracks: pd.DataFrame, layout: pd.DataFrame, col
     for child, parent in links.to_numpy():
         ax.plot([ends.at[parent, "max"], ends.at[child, "min"]], [y[parent], y[child]],
                 "-" if n_children[parent] >= 2 else ":", color="0.5", lw=0.8, zorder=0)
+    if events is not None:
+        _draw_events(ax, events[events["track_id"].isin(y.index)], y, colours, time, onset_markers or {},
+                     marker_size)
+
+
+def _draw_events(ax: Axes, events: pd.DataFrame, y: pd.Series, colours: Mapping[str, str], time: str,
+                 onset_markers: Mapping[str, str], marker_size: float) -> None:
+    rows = y.loc[events["track_id"]].to_numpy(float)
+    for lineage, marker in onset_markers.items():
+        at = events[f"onset_{marker}_h" if time == "time_h" else f"onset_{marker}_subframe"].to_numpy(float)
+        ok = np.isfinite(at)
+        ax.scatter(at[ok], rows[ok], marker="|", s=marker_size * 12, linewidths=1.6,
+                   color=colours.get(lineage, UNKNOWN_COLOUR), zorder=3)
+    end = events["end_h" if time == "time_h" else "end"].to_numpy(float)
+    for cause, (symbol, _) in END_SYMBOLS.items():
+        hit = (events["end_cause"] == cause).to_numpy()
+        ax.scatter(end[hit], rows[hit], marker=symbol, s=marker_size * 5, color="k", linewidths=0, zorder=4)
 
 
 def plot_lineage_trees(tracks: pd.DataFrame, classes: Sequence[str] | None = None, *,
-                       max_lineages: int = 12, sample: str | None = None) -> Figure:
+                       max_lineages: int = 12, sample: str | None = None, events: pd.DataFrame | None = None,
+                       onset_markers: Mapping[str, str] | None = None) -> Figure:
     """The largest lineage trees (most tracks) of one sample, drawn by `draw_lineage_trees`
-    one below the other (labelled L<lineage_id>), with a legend of the types."""
+    one below the other (labelled L<lineage_id>), with a legend of the types (and, with
+    `events`, of the onset bars and end symbols)."""
     rows = tracks
     if "sample" in tracks.columns and tracks["sample"].nunique() > 1:
         rows = tracks[tracks["sample"] == (sample if sample is not None else tracks["sample"].iloc[0])]
@@ -99,15 +126,23 @@ def plot_lineage_trees(tracks: pd.DataFrame, classes: Sequence[str] | None = Non
     xcol, xlabel = _time_axis(rows)
     types = type_order(rows["cell_type"], classes) if "cell_type" in rows.columns else []
     colours = type_colours(types)
-    draw_lineage_trees(ax, rows, layout, colours, time=xcol)
+    if events is not None and "sample" in events.columns and "sample" in rows.columns:
+        events = events[events["sample"].isin(rows["sample"].unique())]
+    draw_lineage_trees(ax, rows, layout, colours, time=xcol, events=events, onset_markers=onset_markers)
     ticks = layout.groupby("lineage_id")["y"].mean()
     ax.set_yticks(ticks.to_numpy(), [f"L{lid}" for lid in ticks.index], fontsize=7)
     ax.invert_yaxis()
     ax.set_xlabel(xlabel)
     ax.set_title(f"lineage trees (largest {len(keep)} of {s['lineage_id'].nunique()})", fontsize=10)
-    if types:
-        ax.legend([Line2D([], [], marker="s", ls="", color=colours[t]) for t in types], types,
-                  fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    handles = [Line2D([], [], marker="s", ls="", color=colours[t]) for t in types]
+    names = list(types)
+    if events is not None:
+        handles += [Line2D([], [], marker="|", ls="", color="0.3", markersize=8)]
+        names += ["marker onset"]
+        handles += [Line2D([], [], marker=m, ls="", color="k") for m, _ in END_SYMBOLS.values()]
+        names += [text for _, text in END_SYMBOLS.values()]
+    if handles:
+        ax.legend(handles, names, fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     return fig
 

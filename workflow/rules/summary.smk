@@ -1,5 +1,6 @@
 rule summary:
-    """Counts of every sample in one table, and counts per condition over time."""
+    """Counts of every sample in one table; per condition, estimates over replicate organoids with
+    bootstrap intervals, permutation tests between conditions, and their plots."""
     input:
         counts=expand(f"{RESULTS}/{{sample}}/counts.csv", sample=SAMPLES.index),
         production=expand(
@@ -20,6 +21,14 @@ rule summary:
             category="Summary",
             labels={"figure": "production rates"},
         ),
+        estimates=f"{RESULTS}/summary/condition_estimates.csv",
+        tests=f"{RESULTS}/summary/condition_tests.csv",
+        estimates_plot=report(
+            f"{RESULTS}/summary/condition_estimates.png",
+            caption="../report/condition_estimates.rst",
+            category="Summary",
+            labels={"figure": "condition estimates"},
+        ),
     log:
         "logs/summary/summary.log",
     conda:
@@ -27,6 +36,9 @@ rule summary:
     params:
         samples=list(SAMPLES.index),
         conditions=list(SAMPLES["condition"]),
+        replicates=list(SAMPLES["replicate"]),
+        batches=list(SAMPLES["batch"]),
         classes=[c["name"] for c in config["classification"]["classes"]],
+        uncertainty=config["uncertainty"],
     script:
         "../scripts/summary.py"
