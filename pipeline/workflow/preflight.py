@@ -2,8 +2,9 @@
 
 The workflow calls `check_samples` on every Snakemake call, so it reads headers only (the movie
 readers are lazy), never pixel data. The checks are the steps' own: a movie the reader refuses
-(unreadable, wrong channel count), the channel to segment, classic segmentation in µm without a
-pixel size, and the tracking parameters (`TrackingParams.from_config`), which need a pixel size
+(unreadable, wrong channel count), a sample's own `labels` whose frames or frame size differ from
+the movie's, the channel to segment, classic segmentation in µm without a pixel size, and the
+tracking parameters (`TrackingParams.from_config`), which need a pixel size
 unless `tracking.max_distance_px` is set.
 """
 
@@ -46,6 +47,7 @@ def sample_problems(config: Mapping[str, Any], sample: str, row: Mapping[str, An
                     base_dir: str | Path = ".") -> list[Problem]:
     """What the metadata of one sample's movie shows would fail, before any job (headers only)."""
     from marrowflow.io import open_movie
+    from marrowflow.io.given_labels import check_given_labels
     from marrowflow.segment.classic import spacing_for
     from marrowflow.segment.presets import expand_preset
     from marrowflow.track.linking import TrackingParams
@@ -66,13 +68,21 @@ def sample_problems(config: Mapping[str, Any], sample: str, row: Mapping[str, An
     except MarrowflowError as exc:
         add(str(exc))
         return problems
-    try:
-        segmentation_channel(config, meta.channel_names)
-    except ConfigError as exc:
-        add(str(exc))
+    labels = str(row.get("labels", "") or "")
+    if labels:
+        try:
+            check_given_labels(Path(base_dir) / labels, meta.n_frames, meta.shape_zyx)
+        except MarrowflowError as exc:
+            what, fix = _split_fix(str(exc))
+            problems.append(Problem(sample, labels, what, fix))
+    else:  # segmentation settings matter only to samples that are segmented
+        try:
+            segmentation_channel(config, meta.channel_names)
+        except ConfigError as exc:
+            add(str(exc))
     segmentation = expand_preset(config["segmentation"])
     units = segmentation.get("classic", {}).get("units", "auto")
-    if segmentation["backend"] == "classic" and units != "auto":
+    if not labels and segmentation["backend"] == "classic" and units != "auto":
         try:
             spacing_for(meta.ndim_spatial, meta.pixel_size_um, units)
         except ConfigError as exc:

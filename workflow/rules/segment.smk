@@ -1,13 +1,21 @@
+from marrowflow.io.given_labels import label_inputs
+
+
 rule segment:
     """Segment every frame (config key `segmentation`) into a uint32 label stack, or gather the
-    frame chunks segmented by separate jobs (config key `jobs`)."""
+    frame chunks segmented by separate jobs (config key `jobs`); a sample with its own labels
+    (sample sheet column `labels`, docs/own-labels.md) gets those instead."""
     input:
         movie=sample_path,
         metadata=f"{RESULTS}/{{sample}}/metadata.json",
-        chunks=segment_chunks,
-        model=segmentation_model,
+        # a sample with its own labels (sheet column `labels`) is not segmented: its label files instead
+        chunks=lambda wc: [] if SAMPLES.loc[wc.sample, "labels"] else segment_chunks(wc),
+        model=lambda wc: (
+            [] if SAMPLES.loc[wc.sample, "labels"] else segmentation_model(wc)
+        ),
+        labels=lambda wc: label_inputs(SAMPLES.loc[wc.sample, "labels"]),
     output:
-        f"{RESULTS}/{{sample}}/labels.tif",
+        labels_output(f"{RESULTS}/{{sample}}/{LABELS}"),
     log:
         "logs/segment/{sample}.log",
     conda:
@@ -24,8 +32,10 @@ rule segment:
             * input.size_mb
         ),
     params:
-        segmentation=SEGMENTATION,
+        # a sample with its own labels does not rerun when the segmentation settings change
+        segmentation=lambda wc: {} if SAMPLES.loc[wc.sample, "labels"] else SEGMENTATION,
         channels=config["channels"],
+        labels=lambda wc: SAMPLES.loc[wc.sample, "labels"],
     script:
         "../scripts/segment.py"
 
