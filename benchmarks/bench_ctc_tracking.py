@@ -8,7 +8,15 @@ For every dataset in the data folder (--data, default ../shared/data) with TRA g
 Writes the CTC result folders under --work and one table (--out, CSV) with DET, TRA, LNK, SEG, CT,
 TF, BC(0..3), CCA, and the time per step. Measurements on CTC data stay out of the repository.
 
+`--ctc DIR ...` adds any folder in the CTC layout (`01/t*.tif` and `01_GT/TRA`, optionally
+`01_GT/SEG`; e.g. a synthetic colony from `marrowflow.synthetic_colony.write_colony_ctc`),
+linking only (`gt` mode); without a known pixel size the largest step is 3 cell radii (the median
+equivalent radius of the masks) unless `--set tracking.max_distance_px=...` says otherwise.
+`--method` runs each of sparse_lap, laptrack, motile (motile gets the masks' overlaps);
+`--set tracking.drift_correction=true` estimates the drift from the images first (timed with tracking).
+
     .venv/bin/python benchmarks/bench_ctc_tracking.py [--data DIR] [--modes gt seg] [--set tracking.key=value ...]
+    .venv/bin/python benchmarks/bench_ctc_tracking.py --datasets --ctc /tmp/colony --method sparse_lap motile
 """
 
 from __future__ import annotations
@@ -29,7 +37,9 @@ from marrowflow.evaluate.ctc_measures import evaluate_ctc
 from marrowflow.measure.cells import measure_frame
 from marrowflow.segment.presets import expand_preset
 from marrowflow.segment.segmenter import segment_frame
+from marrowflow.track.costs import cell_scale, movie_overlaps
 from marrowflow.track.ctc import relabel_frame, tracks_to_ctc
+from marrowflow.track.drift import drift_array, estimate_drift
 from marrowflow.track.linking import track_cells
 from marrowflow.workflow.config import validate_config
 
@@ -56,11 +66,9 @@ def segmenter(config: dict, pixel_size_um: float):
     return (lambda img: segment_frame(img, params, pixel_size_um=pixel_size_um)), f"marrowflow.segment-{tag}"
 
 
-def detections(data: Path, name: str, mode: str, config: dict,
+def detections(base: Path, name: str, mode: str, config: dict, info: dict,
                cache: Path) -> tuple[pd.DataFrame, list[np.ndarray], str]:
     """Cells table and label frames for one dataset and detection mode (cached as .npz/.parquet)."""
-    info = DATASETS[name]
-    base = data / name
     images = _frames(base / "01", "t*.tif")
     if mode == "gt":
         seg_masks = _frames(base / "01_GT" / "SEG", "man_seg*.tif")
@@ -69,7 +77,11 @@ def detections(data: Path, name: str, mode: str, config: dict,
         segment = None
     else:
         segment, source = segmenter(config, info["pixel_size_um"])
-    table_path, stack_path = cache / f"{name}-{mode}-{source}.parquet", cache / f"{name}-{mode}-{source}.npz"
+    # the cache key: the folder and its truth (a regenerated synthetic colony is a new dataset)
+    truth = (base / "01_GT" / "TRA" / "man_track.txt").read_bytes()
+    tag = hashlib.sha1(str(base.resolve()).encode() + truth).hexdigest()[:8]
+    stem = cache / f"{name}-{tag}-{mode}-{source}"
+    table_path, stack_path = stem.with_suffix(".parquet"), stem.with_suffix(".npz")
     if table_path.exists() and stack_path.exists():
         return pd.read_parquet(table_path), list(np.load(stack_path)["labels"]), source
     tables, labels = [], []
@@ -78,7 +90,7 @@ def detections(data: Path, name: str, mode: str, config: dict,
         lab = tifffile.imread(masks[t]).astype(np.uint32) if segment is None else segment(image)
         labels.append(lab)
         tables.append(measure_frame(lab, image[None], channel_names=["nuclei"], frame=t,
-                                    time_h=t * info["time_step_h"], pixel_size_um=info["pixel_size_um"]))
+                                    time_h=t * (info["time_step_h"] or 1.0), pixel_size_um=info["pixel_size_um"]))
     cells = pd.concat(tables, ignore_index=True)
     cache.mkdir(parents=True, exist_ok=True)
     cells.to_parquet(table_path)
@@ -109,7 +121,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=default_data_dir(), help=DATA_HELP)
     ap.add_argument("--modes", nargs="+", default=["gt", "seg"])
-    ap.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    ap.add_argument("--datasets", nargs="*", default=list(DATASETS))
+    ap.add_argument("--ctc", nargs="*", default=[], type=Path, help="more CTC folders (linking only)")
+    ap.add_argument("--method", nargs="+", default=[None], help="tracking methods (default: the config's)")
     ap.add_argument("--config", default=str(REPO / "config.yaml"))
     ap.add_argument("--set", nargs="*", default=[], help="overrides, e.g. tracking.area_weight=0.5")
     ap.add_argument("--work", default="/tmp/marrowflow_bench_ctc")
@@ -120,35 +134,50 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     overrides = parse_overrides(args.set)
     work = Path(args.work)
     rows = []
-    for name in args.datasets:
-        info = DATASETS[name]
+    runs = [(name, args.data / name, DATASETS[name], args.modes) for name in args.datasets]
+    runs += [(folder.name, folder, {"pixel_size_um": None, "time_step_h": None, "classic": {}}, ["gt"])
+             for folder in args.ctc]
+    for name, base, info, modes in runs:
         raw_ds = {**raw, "segmentation": {**raw.get("segmentation", {}), "classic": info["classic"]}}
         for section, values in overrides.items():
             raw_ds[section] = {**raw_ds.get(section, {}), **values}
         config = validate_config(raw_ds, source=args.config)
-        for mode in args.modes:
+        for mode in modes:
             t0 = time.perf_counter()
-            cells, labels, source = detections(args.data, name, mode, config, work / "cache")
+            cells, labels, source = detections(base, name, mode, config, info, work / "cache")
             t1 = time.perf_counter()
-            tracks = track_cells(cells, config["tracking"], pixel_size_um=info["pixel_size_um"],
-                                 time_step_h=info["time_step_h"])
-            t2 = time.perf_counter()
-            res = work / name / mode / "01_RES"
-            write_ctc(tracks, labels, res)
-            scores = evaluate_ctc(res, args.data / name / "01_GT")
-            t3 = time.perf_counter()
-            daughters = tracks[tracks["parent_track_id"] > 0].groupby("parent_track_id")["track_id"].nunique()
-            row = {"dataset": name, "detections": f"{mode}:{source}", "n_cells": len(cells),
-                   "n_tracks": int(tracks["track_id"].nunique()), "n_divisions": int((daughters > 1).sum()),
-                   **{k: scores.get(k) for k in ("Valid", "SEG", "DET", "TRA", "LNK", "CT", "TF", "BC(0)",
-                                                 "BC(1)", "BC(2)", "BC(3)", "CCA", "BIO(2)",
-                                                 "tp_div(2)", "fp_div(2)", "fn_div(2)", "gt_divisions")},
-                   "AOGM_FN": scores.get("AOGM_FN"), "AOGM_FP": scores.get("AOGM_FP"),
-                   "AOGM_NS": scores.get("AOGM_NS"), "AOGM_ED": scores.get("AOGM_ED"),
-                   "AOGM_EA": scores.get("AOGM_EA"), "AOGM_EC": scores.get("AOGM_EC"),
-                   "detect_s": round(t1 - t0, 1), "track_s": round(t2 - t1, 2), "eval_s": round(t3 - t2, 1)}
-            rows.append(row)
-            print(json.dumps(row), flush=True)
+            for method in args.method:
+                tracking = dict(config["tracking"])
+                if method:
+                    tracking["method"] = method
+                if info["pixel_size_um"] is None and tracking.get("max_distance_px") is None:
+                    tracking["max_distance_px"] = 3 * cell_scale(cells["area_px"].to_numpy())
+                t2 = time.perf_counter()
+                drift = None
+                if tracking["drift_correction"]:
+                    drift = estimate_drift(tifffile.imread(f) for f in _frames(base / "01", "t*.tif"))
+                shift = None if drift is None else drift_array(drift, len(labels))
+                overlaps = movie_overlaps(labels, drift=shift) if tracking["method"] == "motile" else None
+                tracks = track_cells(cells, tracking, pixel_size_um=info["pixel_size_um"],
+                                     time_step_h=info["time_step_h"], overlaps=overlaps, drift=drift)
+                t3 = time.perf_counter()
+                res = work / name / mode / tracking["method"] / "01_RES"
+                write_ctc(tracks, labels, res)
+                scores = evaluate_ctc(res, base / "01_GT")
+                t4 = time.perf_counter()
+                daughters = tracks[tracks["parent_track_id"] > 0].groupby("parent_track_id")["track_id"].nunique()
+                row = {"dataset": name, "detections": f"{mode}:{source}", "method": tracking["method"],
+                       "n_cells": len(cells), "n_tracks": int(tracks["track_id"].nunique()),
+                       "n_divisions": int((daughters > 1).sum()),
+                       **{k: scores.get(k) for k in ("Valid", "SEG", "DET", "TRA", "LNK", "CT", "TF", "BC(0)",
+                                                     "BC(1)", "BC(2)", "BC(3)", "CCA", "BIO(2)",
+                                                     "tp_div(2)", "fp_div(2)", "fn_div(2)", "gt_divisions")},
+                       "AOGM_FN": scores.get("AOGM_FN"), "AOGM_FP": scores.get("AOGM_FP"),
+                       "AOGM_NS": scores.get("AOGM_NS"), "AOGM_ED": scores.get("AOGM_ED"),
+                       "AOGM_EA": scores.get("AOGM_EA"), "AOGM_EC": scores.get("AOGM_EC"),
+                       "detect_s": round(t1 - t0, 1), "track_s": round(t3 - t2, 2), "eval_s": round(t4 - t3, 1)}
+                rows.append(row)
+                print(json.dumps(row), flush=True)
     table = pd.DataFrame(rows)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(args.out, index=False)

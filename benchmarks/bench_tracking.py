@@ -6,6 +6,10 @@ all frames, and laptrack itself on the first `--laptrack-frames` frames for comp
 reports how many division events were recovered exactly.
 
     .venv/bin/python benchmarks/bench_tracking.py [--detections 100000 --frames 200]
+    .venv/bin/python benchmarks/bench_tracking.py --method motile --detections 20000 --frames 100
+
+`--method motile` times the global tracker instead (no masks here, so distance and area costs
+only; the ILP's size is what it would be with overlaps, which add few candidates).
 """
 
 from __future__ import annotations
@@ -61,15 +65,16 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--detections", type=int, default=100_000)
     ap.add_argument("--frames", type=int, default=200)
     ap.add_argument("--laptrack-frames", type=int, default=10)
+    ap.add_argument("--method", default="sparse_lap", choices=["sparse_lap", "motile"])
     args = ap.parse_args(argv)
     cells, truth = synthetic_detections(args.frames, round(args.detections / args.frames / 0.99))
-    cfg = {"max_distance_px": 15.0, "gap_closing_frames": 2, "divisions": True}
+    cfg = {"max_distance_px": 15.0, "gap_closing_frames": 2, "divisions": True, "method": args.method}
     t0 = time.perf_counter()
     tracks = track_cells(cells.drop(columns="cell"), cfg)
     dt = time.perf_counter() - t0
     found = found_divisions(tracks)
     tp = len(found & truth)
-    print(f"sparse_lap: {len(cells)} detections, {args.frames} frames in {dt:.2f} s = "
+    print(f"{args.method}: {len(cells)} detections, {args.frames} frames in {dt:.2f} s = "
           f"{len(cells) / dt:,.0f} detections/s; divisions: {len(truth)} true, {len(found)} found, "
           f"{tp} exact (precision {tp / max(len(found), 1):.3f}, recall {tp / max(len(truth), 1):.3f})")
     if args.laptrack_frames:

@@ -17,7 +17,11 @@ candidate search is a pandas row loop over all segment pairs).
    seen in fewer than `min_daughter_frames` frames is a fragment, not a cell.
 
 `method: laptrack` runs `laptrack.LapTrack` itself instead (slower; kept as the reference; steps
-1-2 with laptrack's own costs, position only).
+1-2 with laptrack's own costs, position only). `method: motile` solves all links and divisions at
+once as an ILP over a candidate graph with overlap-aware costs (`marrowflow.track.motile_solver`,
+`marrowflow.track.costs`; needs the masks' overlaps, `costs.movie_overlaps`, for its overlap terms).
+Any method can first remove the stage drift from the positions (`drift`, see
+`marrowflow.track.drift`).
 
 Output conventions (the Cell Tracking Challenge's, as py-ctcmetrics checks them): a track is
 present in every frame from its first to its last; a gap-closed jump ends the track and starts a
@@ -40,6 +44,8 @@ from scipy.spatial import cKDTree
 from marrowflow.errors import ConfigError, InputError
 from marrowflow.io.checks import warn_if_no_cells
 from marrowflow.schema import as_params, check_choice, check_keys, schema_fields, section_defaults, section_schema
+from marrowflow.track.costs import OVERLAP_COLUMNS, cell_scale, local_flow
+from marrowflow.track.motile_solver import MotileCosts, candidate_graph, solve_windows
 
 __all__ = ["TrackingParams", "track_cells"]
 
@@ -76,9 +82,26 @@ class TrackingParams:
     new_track_cost: float = _schema("new_track_cost")
     area_weight: float = _schema("area_weight")
     intensity_weight: float = _schema("intensity_weight")
+    candidate_neighbours: int = _schema("candidate_neighbours")
+    distance_weight: float = _schema("distance_weight")
+    overlap_weight: float = _schema("overlap_weight")
+    motile_area_weight: float = _schema("motile_area_weight")
+    track_start_cost: float = _schema("track_start_cost")
+    track_end_cost: float = _schema("track_end_cost")
+    motile_division_cost: float = _schema("motile_division_cost")
+    division_area_weight: float = _schema("division_area_weight")
+    division_overlap_weight: float = _schema("division_overlap_weight")
+    motion_model: str = _schema("motion_model")
+    window_frames: int = _schema("window_frames")
+    window_overlap_frames: int = _schema("window_overlap_frames")
+    drift_correction: bool = _schema("drift_correction")
 
     def __post_init__(self) -> None:
         check_choice(self.SECTION, "method", self.method)
+        check_choice(self.SECTION, "motion_model", self.motion_model)
+        if self.window_overlap_frames >= self.window_frames:
+            raise ConfigError(f"tracking.window_overlap_frames ({self.window_overlap_frames}) must be smaller "
+                              f"than tracking.window_frames ({self.window_frames})")
 
     @classmethod
     def from_config(cls, cfg: Mapping[str, Any] | None, *, pixel_size_um: float | None = None,
@@ -496,17 +519,91 @@ def _links_laptrack(det: _Detections, p: TrackingParams, fixed_src: np.ndarray, 
     return edges[:, 0], edges[:, 1]
 
 
+def _overlap_indices(cells_sorted: pd.DataFrame, overlaps: pd.DataFrame | None) -> np.ndarray:
+    """(k, 3) array of (detection at t, detection at t+1, shared pixels) from an overlaps table."""
+    if overlaps is None or len(overlaps) == 0:
+        return np.zeros((0, 3), np.int64)
+    missing = [c for c in OVERLAP_COLUMNS if c not in overlaps.columns]
+    if missing:
+        raise InputError(f"overlaps: column(s) {missing} missing; expected {list(OVERLAP_COLUMNS)} "
+                         "(marrowflow.track.costs.movie_overlaps)")
+    key = pd.MultiIndex.from_arrays([cells_sorted["frame"].to_numpy(), cells_sorted["label"].to_numpy()])
+    index = pd.Series(np.arange(len(cells_sorted)), index=key)
+    a = index.reindex(pd.MultiIndex.from_arrays([overlaps["frame"], overlaps["label"]])).to_numpy()
+    b = index.reindex(pd.MultiIndex.from_arrays([overlaps["frame"] + 1, overlaps["next_label"]])).to_numpy()
+    ok = ~(np.isnan(a) | np.isnan(b))  # objects the cells table dropped (e.g. too small) have no row
+    return np.stack([a[ok], b[ok], overlaps["overlap_px"].to_numpy()[ok]], axis=1).astype(np.int64)
+
+
+def _predicted_positions(det: _Detections, overlaps: np.ndarray, area: np.ndarray, model: str) -> np.ndarray:
+    """Each detection's expected position in the next frame under the motion model."""
+    if model == "none" or len(overlaps) == 0:
+        return det.pos
+    # provisional steps: each cell's best-IoU match in the next frame
+    a, b, shared = overlaps[:, 0], overlaps[:, 1], overlaps[:, 2].astype(np.float64)
+    iou = shared / (area[a] + area[b] - shared)
+    order = np.lexsort((-iou, a))
+    first = np.r_[True, a[order][1:] != a[order][:-1]]
+    src, dst = a[order][first], b[order][first]
+    if model == "flow":
+        return det.pos + local_flow(det.pos, det.frame, src, dst)
+    step = np.zeros_like(det.pos)  # own: repeat the step from the best-IoU predecessor
+    back = np.lexsort((-iou, b))
+    firstb = np.r_[True, b[back][1:] != b[back][:-1]]
+    child, parent = b[back][firstb], a[back][firstb]
+    step[child] = det.pos[child] - det.pos[parent]
+    return det.pos + step
+
+
+def _links_motile(det: _Detections, p: TrackingParams, fixed_src: np.ndarray, fixed_dst: np.ndarray,
+                  overlaps: np.ndarray, area: np.ndarray):
+    """Global links and divisions: one ILP per window (`marrowflow.track.motile_solver`)."""
+    costs = MotileCosts(candidate_neighbours=p.candidate_neighbours, max_distance_px=p.max_distance_px,
+                        distance_weight=p.distance_weight, overlap_weight=p.overlap_weight,
+                        area_weight=p.motile_area_weight, track_start_cost=p.track_start_cost,
+                        track_end_cost=p.track_end_cost, division_cost=p.motile_division_cost,
+                        division_area_weight=p.division_area_weight,
+                        division_overlap_weight=p.division_overlap_weight)
+    predicted = _predicted_positions(det, overlaps, area, p.motion_model)
+    scale = cell_scale(area, ndim=det.pos.shape[1])
+    fixed = (fixed_src, fixed_dst) if len(fixed_src) else None
+    graph = candidate_graph(det.frame, det.pos, area, overlaps, predicted, scale, costs,
+                            divisions=p.divisions, fixed=fixed)
+    return solve_windows(graph, costs, window_frames=p.window_frames, window_overlap_frames=p.window_overlap_frames,
+                         divisions=p.divisions, fixed=fixed)
+
+
+def _remove_drift(cells: pd.DataFrame, drift: pd.DataFrame) -> pd.DataFrame:
+    """Positions minus the cumulative stage drift of their frame (drift columns frame, d<axis>)."""
+    axes = [a for a in ("z", "y", "x") if a in cells.columns and f"d{a}" in drift.columns]
+    if "frame" not in drift.columns or not axes:
+        raise InputError(f"drift table: expected columns frame and dy, dx (found {list(drift.columns)}); "
+                         "it must come from marrowflow.track.drift.estimate_drift")
+    shift = drift.set_index("frame")[[f"d{a}" for a in axes]].reindex(cells["frame"].to_numpy())
+    if shift.isna().any().any():
+        raise InputError("drift table: some frames of the cells table have no drift row; re-estimate the drift")
+    out = cells.copy()
+    for a in axes:
+        out[a] = cells[a].to_numpy(np.float64) - shift[f"d{a}"].to_numpy()
+    return out
+
+
 def track_cells(cells: pd.DataFrame, params: TrackingParams | Mapping[str, Any] | None, *,
                 pixel_size_um: float | None = None, time_step_h: float | None = None,
-                z_step_um: float | None = None, fixed_links: pd.DataFrame | None = None) -> pd.DataFrame:
+                z_step_um: float | None = None, fixed_links: pd.DataFrame | None = None,
+                overlaps: pd.DataFrame | None = None, drift: pd.DataFrame | None = None) -> pd.DataFrame:
     """Link the cells of a movie into tracks; return `cells` + `track_id`, `parent_track_id`.
 
     `params`: the tracking parameters, or the config's `tracking` section, converted to pixels
     with `pixel_size_um`, `time_step_h` and `z_step_um` (which a `TrackingParams`, already in
     pixels, does not need). `fixed_links` (columns frame, label, next_frame, next_label) are links
     a person confirmed in review: they are kept as given, and the cells they join take part in no
-    other link on that side (two links from one cell = a confirmed division). Rows keep the input
-    order; the input table is not modified.
+    other link on that side (two links from one cell = a confirmed division). `overlaps`
+    (`marrowflow.track.costs.movie_overlaps` of the label frames) feed the overlap terms of
+    `method: motile`; without them its costs use distance and area only. `drift` (columns frame,
+    dy, dx[, dz]: `marrowflow.track.drift.estimate_drift`) is subtracted from the positions
+    before linking (the output keeps the measured positions). Rows keep the input order; the
+    input table is not modified.
     """
     p = as_params(TrackingParams, params, pixel_size_um=pixel_size_um, time_step_h=time_step_h,
                   z_step_um=z_step_um)
@@ -515,10 +612,17 @@ def track_cells(cells: pd.DataFrame, params: TrackingParams | Mapping[str, Any] 
         out["track_id"] = pd.Series(dtype=np.int64)
         out["parent_track_id"] = pd.Series(dtype=np.int64)
         return out
-    det, order = _detections(cells, p)
+    det, order = _detections(cells if drift is None else _remove_drift(cells, drift), p)
     fixed_src, fixed_dst = _fixed_link_indices(cells.iloc[order], fixed_links)
-    link = _links_laptrack if p.method == "laptrack" else _links_sparse_lap
-    src, dst = link(det, p, fixed_src, fixed_dst)
+    if p.method == "motile":
+        if "area_px" not in cells.columns:
+            raise InputError("cells table: column area_px missing; tracking.method motile needs the objects' "
+                             "areas (measure them with marrowflow.measure)")
+        area = cells["area_px"].to_numpy(np.float64)[order]
+        src, dst = _links_motile(det, p, fixed_src, fixed_dst, _overlap_indices(cells.iloc[order], overlaps), area)
+    else:
+        link = _links_laptrack if p.method == "laptrack" else _links_sparse_lap
+        src, dst = link(det, p, fixed_src, fixed_dst)
     track_id, parent = _assign_tracks(det.frame, src, dst)
     tid = np.empty(len(cells), dtype=np.int64)
     par = np.empty(len(cells), dtype=np.int64)
