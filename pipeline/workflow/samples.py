@@ -10,10 +10,10 @@ from typing import Any
 import pandas as pd
 
 from marrowflow.errors import ConfigError
-from marrowflow.workflow.discovery import RESERVED_SAMPLE_NAMES, discover_samples, is_reserved
+from marrowflow.workflow.discovery import RESERVED_SAMPLE_NAMES, discover_samples, expand_plates, is_reserved
 
 SAMPLE_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
-SHEET_COLUMNS = ("sample", "path", "condition", "ground_truth", "channels")
+SHEET_COLUMNS = ("sample", "path", "condition", "ground_truth", "channels", "replicate", "batch", "labels")
 
 
 def sample_table(config: Mapping[str, Any], *, base_dir: str | Path = ".",
@@ -25,13 +25,16 @@ def sample_table(config: Mapping[str, Any], *, base_dir: str | Path = ".",
     """
     parts = []
     if config.get("samples"):
-        parts.append(read_sample_sheet(Path(base_dir) / config["samples"], config, base_dir=base_dir,
-                                       generated=generated))
+        sheet = read_sample_sheet(Path(base_dir) / config["samples"], config, base_dir=base_dir, generated=generated)
+        parts.append(expand_plates(sheet, base_dir).set_index("sample", drop=False))  # a plate: a sample per field
     discover = config.get("discover") or {}
     if discover.get("folder"):
         found = discover_samples(Path(base_dir) / discover["folder"], discover["pattern"])
         found["condition"] = discover["condition"]
+        found["replicate"] = found["sample"]  # each movie its own organoid
+        found["batch"] = ""
         found["ground_truth"] = ""
+        found["labels"] = ""  # discovered movies are segmented
         found["channels"] = ",".join(c["name"] for c in config["channels"])
         parts.append(found.set_index("sample", drop=False))
     if not parts:
@@ -50,7 +53,9 @@ def read_sample_sheet(path: str | Path, config: Mapping[str, Any], *,
 
     `generated` holds paths that the workflow itself will create (the demo movies); every other
     `path` and `ground_truth` must exist. Paths are resolved against `base_dir`. The `channels`
-    column (comma-separated names) defaults to the config's channel names. Sample names use
+    column (comma-separated names) defaults to the config's channel names; `replicate` (the
+    organoid a sample images) to the sample's name; `batch` is free text; `labels` (optional) is the
+    sample's own segmentation, used instead of segmenting (docs/own-labels.md). Sample names use
     letters, digits and `_ . -`, do not start with '.' and are not the name of a folder the rules
     write under results/ (RESERVED_SAMPLE_NAMES).
     """
@@ -59,7 +64,8 @@ def read_sample_sheet(path: str | Path, config: Mapping[str, Any], *,
     generated = generated or set()
     if not path.is_file():
         raise ConfigError(f"Sample sheet {path} (config key 'samples') does not exist; "
-                          "create it with columns sample, path[, condition, ground_truth, channels]")
+                          "create it with columns sample, path[, condition, ground_truth, channels, replicate, batch, "
+                          "labels]")
     try:
         sheet = pd.read_csv(path, sep="\t", dtype=str, comment="#").fillna("")
     except (pd.errors.ParserError, UnicodeDecodeError) as exc:
@@ -101,8 +107,14 @@ def read_sample_sheet(path: str | Path, config: Mapping[str, Any], *,
                             f"from {base_dir.resolve()})")
         if row.ground_truth and row.path not in generated and not (base_dir / row.ground_truth).is_dir():
             problems.append(f"{where}: ground_truth folder {row.ground_truth!r} does not exist")
+        if row.labels and not (base_dir / row.labels).exists():
+            problems.append(f"{where}: labels {row.labels!r} (a label stack TIFF or a folder of per-frame label "
+                            f"TIFFs, docs/own-labels.md) does not exist (relative paths are read from "
+                            f"{base_dir.resolve()})")
     if problems:
         raise ConfigError(f"Sample sheet {path}:\n  " + "\n  ".join(problems))
     sheet["channels"] = [c if c else default_channels for c in sheet["channels"]]
     sheet["condition"] = [c if c else "none" for c in sheet["condition"]]
+    # the organoid a sample images (its fields share it; intervals are over organoids); default: its own
+    sheet["replicate"] = [r if r else name for r, name in zip(sheet["replicate"], sheet["sample"])]
     return sheet.set_index("sample", drop=False)

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 from marrowflow.errors import ConfigError
+from marrowflow.io.labels import labels_file_name
 from marrowflow.segment.presets import expand_preset
 from marrowflow.workflow.config import validate_config
 from marrowflow.workflow.preflight import check_samples
@@ -25,6 +26,13 @@ except ConfigError as _exc:
 
 RESULTS = config["results"]
 REVIEWS = config["reviews"]
+# the label stack under results/<sample>/ by `output.format`: labels.tif or labels.ome.zarr (a folder)
+LABELS = labels_file_name(config["output"]["format"])
+
+
+def labels_output(path):
+    """A rule's label stack output: an OME-Zarr is a folder, so directory() for it."""
+    return directory(path) if path.endswith(".zarr") else path
 
 
 wildcard_constraints:
@@ -53,7 +61,7 @@ def review_file(name):
 
 SAMPLE_OUTPUTS = [
     "metadata.json",
-    "labels.tif",
+    LABELS,
     "cells_typed.parquet",
     "thresholds.csv",
     "tracks.parquet",
@@ -62,10 +70,24 @@ SAMPLE_OUTPUTS = [
     "lineage_counts.csv",
     "fate_map.csv",
     "production_rates.csv",
+    "cell_events.parquet",
+    "fate_by_generation.csv",
+    "sister_pairs.csv",
+    "clone_output.csv",
+    "death_exit_rates.csv",
+    "commitment_times.csv",
+    "report/fate_by_generation.png",
+    "report/sister_pairs.png",
+    "count_intervals.csv",
+    "tracks.geff",
+    "cells.h5ad",
     "report/counts.png",
     "report/lineage_tree.png",
     "report/marker_thresholds.png",
 ]
+# the stage drift and its figure (rule drift)
+if config["tracking"]["drift_correction"]:
+    SAMPLE_OUTPUTS += ["drift.csv", "report/drift.png"]
 
 
 def sample_outputs(sample):
@@ -73,6 +95,11 @@ def sample_outputs(sample):
     outputs = [f"{RESULTS}/{sample}/{name}" for name in SAMPLE_OUTPUTS]
     if SAMPLES.loc[sample, "ground_truth"]:
         outputs.append(f"{RESULTS}/{sample}/evaluation.json")
+    if (Path(REVIEWS) / sample / "audit.csv").is_file():
+        outputs += [
+            f"{RESULTS}/{sample}/{n}"
+            for n in ("audited_counts.csv", "audit_errors.csv")
+        ]
     return outputs
 
 
@@ -82,6 +109,9 @@ def all_outputs():
         f"{RESULTS}/summary/counts.csv",
         f"{RESULTS}/summary/counts_by_condition.png",
         f"{RESULTS}/summary/production_rates.png",
+        f"{RESULTS}/summary/condition_estimates.csv",
+        f"{RESULTS}/summary/condition_tests.csv",
+        f"{RESULTS}/summary/condition_estimates.png",
     ]
     targets.append(f"{RESULTS}/summary/provenance.json")
     return targets
