@@ -5,6 +5,9 @@ The metadata is parsed and written by the `ome-zarr` package (`ZarrLocation`, `o
 and the pixels go through `zarr`; nothing here parses NGFF JSON by hand. What is ours: mapping
 the NGFF axes onto the readers' TCZYX letters with clear errors, and streaming a label stack
 frame by frame (ome-zarr's writers take the whole array, or a dask graph, at once).
+
+`zarr` and `ome_zarr` are imported where they are used: importing ome-zarr (dask and its models)
+takes most of a second, which every rule job would pay through `marrowflow.io` otherwise.
 """
 
 from __future__ import annotations
@@ -13,12 +16,9 @@ import contextlib
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import zarr
-from ome_zarr.format import FormatV05
-from ome_zarr.io import ZarrLocation, parse_url
-from ome_zarr.writer import write_label_metadata, write_multiscales_metadata
 
 from marrowflow.errors import InputError
 from marrowflow.io.atomic import atomic_dir
@@ -32,6 +32,9 @@ MIN_LEVEL_SIZE = 64
 MAX_LEVELS = 5
 LABEL_NAME = "segmentation"  # the label image inside a written labels.ome.zarr: <path>/labels/segmentation
 
+if TYPE_CHECKING:
+    from ome_zarr.io import ZarrLocation
+
 
 def is_zarr(path: str | os.PathLike) -> bool:
     """Whether `path` is a zarr group folder (v2 or v3 metadata inside)."""
@@ -40,6 +43,8 @@ def is_zarr(path: str | os.PathLike) -> bool:
 
 
 def _location(path: Path) -> ZarrLocation:
+    from ome_zarr.io import parse_url
+
     try:
         location = parse_url(str(path), mode="r")
     except Exception as err:  # zarr raises many types on corrupt metadata
@@ -93,6 +98,8 @@ class OmeZarrSource:
         multiscale = attrs["multiscales"][0]
         self.axes = self._axes(multiscale.get("axes"))
         dataset = multiscale["datasets"][0]
+        import zarr
+
         self.data = zarr.open_array(location.store, path=dataset["path"], mode="r")
         self.shape = tuple(int(s) for s in self.data.shape)
         if len(self.shape) != len(self.axes):
@@ -235,6 +242,8 @@ class OmeZarrLabelWriter:
         self.shapes = pyramid_shapes(self.shape_zyx)
 
     def __enter__(self) -> OmeZarrLabelWriter:
+        import zarr
+
         self._stack = contextlib.ExitStack()
         tmp = self._stack.enter_context(atomic_dir(self.path))
         try:
@@ -265,6 +274,9 @@ class OmeZarrLabelWriter:
         datasets = [{"path": str(level), "coordinateTransformations": [{"type": "scale", "scale": [
             s * (2 ** level if a in "yx" else 1) for a, s in zip(names, base)]}]}
             for level in range(len(self.shapes))]
+        from ome_zarr.format import FormatV05
+        from ome_zarr.writer import write_label_metadata, write_multiscales_metadata
+
         fmt = FormatV05()
         write_multiscales_metadata(self._image, datasets, fmt=fmt, axes=axes, name=LABEL_NAME)
         write_label_metadata(self._labels, LABEL_NAME, fmt=fmt)
