@@ -10,6 +10,8 @@ from marrowflow.classify.cell_types import ClassificationParams
 from marrowflow.classify.model import ClassifierTrainingParams
 from marrowflow.classify.thresholds import METHODS, auto_threshold, auto_threshold_info, compute_thresholds
 from marrowflow.classify.track_vote import TrackVoteParams
+from marrowflow.evaluate.params import EvaluationParams
+from marrowflow.lineage.events import EventParams
 from marrowflow.measure.cells import MeasureParams
 from marrowflow.schema import section_defaults, section_schema
 from marrowflow.segment.cellpose import CellposeParams
@@ -17,12 +19,14 @@ from marrowflow.segment.classic import _THRESHOLDS, ClassicParams
 from marrowflow.segment.presets import expand_preset
 from marrowflow.segment.segmenter import SegmentationParams
 from marrowflow.segment.train import SegmentationTrainingParams
+from marrowflow.stats.params import UncertaintyParams
 from marrowflow.synthetic import OrganoidParams
 from marrowflow.track.linking import TrackingParams
 from marrowflow.workflow.config import validate_config
 
 PARAMS = [SegmentationParams, ClassicParams, CellposeParams, MeasureParams, ClassificationParams, TrackVoteParams,
-          TrackingParams, SegmentationTrainingParams, ClassifierTrainingParams, OrganoidParams]
+          TrackingParams, SegmentationTrainingParams, ClassifierTrainingParams, OrganoidParams, EvaluationParams,
+          EventParams, UncertaintyParams]
 # fields that are no config key: converted from keys in physical units (CONFIG_KEYS) or the movie's
 # metadata, or settings only the library changes
 NOT_CONFIG_KEYS = {

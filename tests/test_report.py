@@ -14,9 +14,9 @@ REPO = Path(__file__).resolve().parents[1]
 SMALL_DEMO = """\
 samples: one_sample.tsv
 demo:
-  control: {seed: 1, n_frames: 6, size: 128, n_founders: 6}
+  control_1: {seed: 1, n_frames: 6, size: 128, n_founders: 6}
 """
-SAMPLES = ("control",)
+SAMPLES = ("control_1",)
 PNG_BASE64 = "iVBORw0KGgo"  # the PNG signature, base64-encoded
 
 
@@ -36,7 +36,7 @@ def report_html(tmp_path_factory) -> str:
     (work / "small.yaml").write_text(SMALL_DEMO)
     sheet = (REPO / "samples.tsv").read_text().splitlines()
     (work / "one_sample.tsv").write_text("\n".join([sheet[0], *[r for r in sheet if r.startswith(
-        "control\t")]]) + "\n")
+        "control_1\t")]]) + "\n")
     config = ["--configfile", "config.yaml", "small.yaml"]
     snakemake(work, "--cores", "2", *config)
     snakemake(work, "--report", "report.html", *config)

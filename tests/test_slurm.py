@@ -195,6 +195,19 @@ def test_gpu_profile_is_the_slurm_profile_plus_gpu_lines():
                              if g not in ("segment=sample", "segment_chunk=sample")]
 
 
+def test_every_step_of_a_sample_is_in_the_sample_group():
+    """A rule of one sample left out of the group breaks the group's DAG (Snakemake refuses it);
+    only the training rules run on their own."""
+    rules_text = "\n".join(p.read_text() for p in (REPO / "workflow" / "rules").glob("*.smk"))
+    rules = set(re.findall(r"^(?:rule|checkpoint) (\w+):", rules_text, re.M))
+    for profile in ("slurm", "slurm-gpu"):
+        groups = yaml.safe_load((PROFILES / profile / "config.yaml").read_text())["groups"]
+        grouped = {g.split("=")[0] for g in groups}
+        alone = {"train_segmentation", "train_classifier"} | ({"segment", "segment_chunk"} if profile == "slurm-gpu"
+                                                              else set())
+        assert rules - alone == grouped, f"{profile}: not grouped {rules - alone - grouped}, unknown {grouped - rules}"
+
+
 def result_files(root: Path) -> dict[str, bytes]:
     """Every file under results/ except provenance records (times, command, host differ)."""
     return {p.relative_to(root).as_posix(): p.read_bytes()

@@ -17,6 +17,10 @@ Files of `reviews/<sample>/` (never written by workflow rules):
   - `unlink`: the two cells are not the same cell and not mother/daughter (a split, or a parent
     removed);
   - `delete`: cell (frame, label) is no cell (false detection); next_frame = next_label = -1.
+- `tracks.geff`: tracks curated in another tool (napari-track-edit, ...), turned into the same
+  edits by `marrowflow.review.geff_import` and applied after `tracks.csv`, so the geff wins.
+- `audit.csv`: the cells proposed for an audit with the reviewer's answers
+  (`marrowflow.review.audit`).
   `review_fixed_links(review)` gives the confirmed links in `marrowflow.track.track_cells`'s
   `fixed_links` format.
 - `review_log.jsonl`: one JSON line per save: time, user, what was saved.

@@ -40,6 +40,11 @@ def sample_table(config: Mapping[str, Any], *, base_dir: str | Path = ".",
     if not parts:
         raise ConfigError("config.yaml names no samples: set `samples` (a sample sheet) or `discover.folder`")
     table = pd.concat(parts)
+    if table.empty:
+        raise ConfigError(f"no samples: the sample sheet {config.get('samples')} has no rows below its header"
+                          + (f" and no movie matches {discover.get('pattern')!r} under {discover['folder']}"
+                             if discover.get("folder") else "")
+                          + ". Fix: add one row per movie (sample, path, ...)")
     clash = sorted(table.index[table.index.duplicated()].unique())
     if clash:
         raise ConfigError(f"sample name(s) {clash} come from both the sample sheet {config.get('samples')} and "
