@@ -122,6 +122,13 @@ class OrganoidParams:
     read_noise: float = _schema("read_noise")
     death_rate_per_h: dict[str, float] = _schema("death_rate_per_h")
     death_frames: int = _schema("death_frames")
+    ndim: int = _schema("ndim")  # 3: a spheroid imaged as z-stacks (marrowflow.synthetic_3d), keys below
+    z_slices: int = _schema("z_slices")
+    z_anisotropy: float = _schema("z_anisotropy")
+    psf_sigma_z_px: float = _schema("psf_sigma_z_px")
+    attenuation_length_px: float = _schema("attenuation_length_px")
+    escape_rate_per_h: float = _schema("escape_rate_per_h")
+    seg_every_frames: int = _schema("seg_every_frames")
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -188,17 +195,26 @@ def _validate(p: OrganoidParams) -> None:
          and all(float(v) >= 0 for v in deaths.values()),
          "death_rate_per_h", f"a mapping of some of {list(CELL_TYPES)} to rates >= 0 per h")
     need(p.death_frames >= 1, "death_frames", "an integer >= 1")
+    need(p.ndim in (2, 3), "ndim", "2 or 3")
+    need(p.z_slices >= 2, "z_slices", "an integer >= 2")
+    need(1 <= p.z_anisotropy <= 10, "z_anisotropy", "in [1, 10]")
+    need(p.psf_sigma_z_px >= 0, "psf_sigma_z_px", ">= 0")
+    need(p.attenuation_length_px > 0, "attenuation_length_px", "> 0")
+    need(p.escape_rate_per_h >= 0, "escape_rate_per_h", ">= 0")
+    need(p.seg_every_frames >= 1, "seg_every_frames", "an integer >= 1")
 
 
 @dataclass
 class SyntheticMovie:
     """A simulated movie with its ground truth.
 
-    `movie` (T, C, Y, X) uint16; `labels` (T, Y, X) uint32 with label = track id; `tracks`
+    `movie` (T, C, [Z,] Y, X) uint16; `labels` (T, [Z,] Y, X) uint32 with label = track id; `tracks`
     `label, begin, end, parent` (CTC); `cell_types` `frame, label, cell_type`; `truth` one row per
     cell per frame: `frame, label, y, x, radius_px, cell_type, fate, level_<marker>...` (fate =
     the committed lineage or "progenitor"; levels in [0, 1] before per-cell scaling);
     `cell_truth` one row per track (`_cell_truth_table`: family, onsets, type switch, death, end cause).
+    3D movies (`ndim: 3`) have a `z` column in `truth` (in pixel widths, like y and x) and
+    `z_step_um`.
     """
 
     movie: np.ndarray
@@ -211,6 +227,7 @@ class SyntheticMovie:
     time_step_h: float
     params: OrganoidParams
     cell_truth: pd.DataFrame
+    z_step_um: float | None = None
 
 
 @dataclass
@@ -229,7 +246,13 @@ class _Cell:
 
 
 class _Simulator:
-    """Agent simulation: `founders()` gives the cells of frame 0, `step()` advances one frame."""
+    """Agent simulation: `founders()` gives the cells of frame 0, `step()` advances one frame.
+
+    The lineage model (cycle, division, commitment, markers, death) lives here; the geometry
+    (placement, motion, packing, leaving, drawing) is in the methods a 3D subclass overrides
+    (`marrowflow.synthetic_3d`)."""
+
+    POS_COLUMNS: ClassVar[tuple[str, ...]] = ("y", "x")
 
     def __init__(self, p: OrganoidParams, rng: np.random.Generator):
         self.p, self.rng = p, rng
@@ -348,15 +371,37 @@ class _Simulator:
             if kind in self.death_p and rng.random() < self.death_p[kind]:
                 c.dying = 0
                 self.apoptosis[c.label] = frame
-            c.pos = c.pos + p.motility_px * rng.standard_normal(2)
-            c.angle += 0.1 * rng.standard_normal()
+            self.move(c)
             nxt.append(c)
         self.relax(nxt)
-        if p.cells_leave_field:
-            inside = [bool(np.all((c.pos >= 0) & (c.pos <= np.array(p.size) - 1))) for c in nxt]
-            self.end_cause.update({c.label: "left_field" for c, ok in zip(nxt, inside) if not ok})
-            nxt = [c for c, ok in zip(nxt, inside) if ok]
-        return nxt
+        return self.remove_leavers(nxt)
+
+    def move(self, c: _Cell) -> None:
+        """One frame of random walk (and rotation) of a live cell."""
+        c.pos = c.pos + self.p.motility_px * self.rng.standard_normal(2)
+        c.angle += 0.1 * self.rng.standard_normal()
+
+    def remove_leavers(self, cells: list[_Cell]) -> list[_Cell]:
+        """With `cells_leave_field`, end the tracks of cells whose centre left the field."""
+        if not self.p.cells_leave_field:
+            return cells
+        inside = [bool(np.all((c.pos >= 0) & (c.pos <= np.array(self.p.size) - 1))) for c in cells]
+        self.end_cause.update({c.label: "left_field" for c, ok in zip(cells, inside) if not ok})
+        return [c for c, ok in zip(cells, inside) if ok]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of one label image."""
+        return tuple(self.p.size)
+
+    def background_field(self) -> np.ndarray:
+        return _background_field(self.p, self.rng)
+
+    def rasterise(self, cells: list[_Cell]) -> np.ndarray:
+        return _rasterise(self, cells, self.p.size)
+
+    def render(self, labels: np.ndarray, values: np.ndarray, bg: np.ndarray) -> np.ndarray:
+        return _render(self.p, labels, values, bg, self.rng)
 
 
 def _levels(c: _Cell, t_h: float, tau: float) -> dict[str, float]:
@@ -434,11 +479,15 @@ def simulate_organoid(params: OrganoidParams | None = None, seed: int | None = N
     """Simulate one organoid movie; `seed` overrides `params.seed`. Deterministic."""
     p = params or OrganoidParams()
     rng = np.random.default_rng(p.seed if seed is None else seed)
-    sim = _Simulator(p, rng)
-    bg = _background_field(p, rng)
+    if p.ndim == 3:
+        from marrowflow.synthetic_3d import Simulator3D
+        sim: _Simulator = Simulator3D(p, rng)
+    else:
+        sim = _Simulator(p, rng)
+    bg = sim.background_field()
     scale = np.array([p.nuclei_brightness] + [p.marker_brightness] * len(_MARKERS))
-    movie = np.empty((p.n_frames, len(CHANNEL_NAMES)) + tuple(p.size), np.uint16)
-    labels = np.empty((p.n_frames,) + tuple(p.size), np.uint32)
+    movie = np.empty((p.n_frames, len(CHANNEL_NAMES)) + sim.shape, np.uint16)
+    labels = np.empty((p.n_frames,) + sim.shape, np.uint32)
     rows: list[tuple] = []
     cells = sim.founders()
     for t in range(p.n_frames):
@@ -455,12 +504,12 @@ def simulate_organoid(params: OrganoidParams | None = None, seed: int | None = N
             sim.commit[c.label] = c.commit_h
             rows.append((t, c.label, *c.pos, sim.radius(c), _true_type(c, lv),
                          c.fate or "progenitor", *(lv[m] for m in _MARKERS)))
-        labels[t] = _rasterise(sim, cells, p.size)
-        movie[t] = _render(p, labels[t], values, bg, rng)
+        labels[t] = sim.rasterise(cells)
+        movie[t] = sim.render(labels[t], values, bg)
         visible = set(np.unique(labels[t]).tolist())
         sim.end_cause.update({c.label: "covered" for c in cells if c.label not in visible})
         cells = [c for c in cells if c.label in visible]  # fully covered by neighbours: gone
-    truth = pd.DataFrame(rows, columns=["frame", "label", "y", "x", "radius_px", "cell_type", "fate",
+    truth = pd.DataFrame(rows, columns=["frame", "label", *sim.POS_COLUMNS, "radius_px", "cell_type", "fate",
                                         *(f"level_{m}" for m in _MARKERS)])
     truth = truth.astype({"frame": "int64", "label": "int64"})
     present = _present_labels(labels)
@@ -472,6 +521,7 @@ def simulate_organoid(params: OrganoidParams | None = None, seed: int | None = N
         truth=truth.reset_index(drop=True), channel_names=list(CHANNEL_NAMES),
         pixel_size_um=p.pixel_size_um, time_step_h=p.time_step_h, params=p,
         cell_truth=_cell_truth_table(tracks, truth, sim, p),
+        z_step_um=p.pixel_size_um * p.z_anisotropy if p.ndim == 3 else None,
     )
 
 
@@ -553,10 +603,11 @@ def _write_csv(path: Path, df: pd.DataFrame, **kwargs: Any) -> None:
 
 
 def write_synthetic(sim: SyntheticMovie, movie_path: str | os.PathLike, gt_dir: str | os.PathLike) -> None:
-    """Write the movie as OME-TIFF (uint16, TCYX, zlib; pixel size, time step in h, channel
-    names) and the ground truth in the Cell Tracking Challenge layout under `gt_dir`:
+    """Write the movie as OME-TIFF (uint16, TCYX or TCZYX, zlib; pixel size, z step, time step
+    in h, channel names) and the ground truth in the Cell Tracking Challenge layout under `gt_dir`:
     `TRA/man_track.txt`, `TRA/man_trackNNN.tif`, `SEG/man_segNNN.tif` (uint16, label = track
-    id), `cell_types.csv` (`frame, label, cell_type`), `cell_truth.csv` (`.cell_truth`) and
+    id; SEG for every `params.seg_every_frames`-th frame and the last), `cell_types.csv`
+    (`frame, label, cell_type`), `cell_truth.csv` (`.cell_truth`) and
     `counts.csv` (`true_counts`).
     Every file is written atomically."""
     movie_path, gt_dir = Path(movie_path), Path(gt_dir)
@@ -572,13 +623,18 @@ def write_synthetic(sim: SyntheticMovie, movie_path: str | os.PathLike, gt_dir: 
         "TimeIncrement": sim.time_step_h, "TimeIncrementUnit": "h",
         "Channel": {"Name": list(sim.channel_names)},
     }
+    if sim.movie.ndim == 5:
+        metadata = {**metadata, "axes": "TCZYX", "PhysicalSizeZ": sim.z_step_um, "PhysicalSizeZUnit": "µm"}
     _write_tiff(movie_path, sim.movie, ome=True, photometric="minisblack", metadata=metadata)
     width = max(3, len(str(sim.labels.shape[0] - 1)))
     written = set()
+    n, every = sim.labels.shape[0], sim.params.seg_every_frames
     for t, frame in enumerate(sim.labels):
         mask = frame.astype(np.uint16)
-        for path in (gt_dir / "TRA" / f"man_track{t:0{width}d}.tif",
-                     gt_dir / "SEG" / f"man_seg{t:0{width}d}.tif"):
+        paths = [gt_dir / "TRA" / f"man_track{t:0{width}d}.tif"]
+        if t % every == 0 or t == n - 1:
+            paths.append(gt_dir / "SEG" / f"man_seg{t:0{width}d}.tif")
+        for path in paths:
             _write_tiff(path, mask)
             written.add(path)
     for stale in [*(gt_dir / "TRA").glob("man_track*.tif"), *(gt_dir / "SEG").glob("man_seg*.tif")]:

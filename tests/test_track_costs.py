@@ -93,3 +93,41 @@ def test_shift_labels_fills_with_zeros():
     a = np.arange(1, 10, dtype=np.uint32).reshape(3, 3)
     assert shift_labels(a, (1, 0)).tolist() == [[0, 0, 0], [1, 2, 3], [4, 5, 6]]
     assert shift_labels(a, (0, -5)).sum() == 0
+
+
+def test_a_daughter_in_empty_space_costs_less_than_one_in_a_neighbours_mask():
+    """Daughters that jump out of the mother's mask: pixels in empty space do not count against
+    the division, pixels inside another cell of the mother's frame do."""
+    shape = (40, 80)
+    prev = _disc(shape, 20, 20, 7, 1)  # the mother
+    _disc(shape, 20, 60, 7, 2, out=prev)  # a neighbour far to the right
+    nxt = _disc(shape, 20, 10, 5, 1)  # daughter 1, half out of the mother, into empty space
+    _disc(shape, 20, 30, 5, 2, out=nxt)  # daughter 2, same on the other side
+    _disc(shape, 20, 58, 5, 3, out=nxt)  # a candidate inside the neighbour's mask
+    ov = frame_overlaps(prev, nxt)
+    inside_mother = ov[ov["label"] == 1].set_index("next_label")["overlap_px"]
+    covered = ov.groupby("next_label")["overlap_px"].sum()
+    area = {k: float((nxt == k).sum()) for k in (1, 2, 3)}
+    pos = {1: (20.0, 10.0), 2: (20.0, 30.0), 3: (20.0, 58.0)}
+    am, scale = float((prev == 1).sum()), 6.0
+
+    def pair(j, k, with_cover):
+        extra = {"covered_1": np.array([covered.get(j, 0)], float),
+                 "covered_2": np.array([covered.get(k, 0)], float)} if with_cover else {}
+        return division_pair_costs(np.array([[20.0, 20.0]]), np.array([pos[j]]), np.array([pos[k]]),
+                                   np.array([am]), np.array([area[j]]), np.array([area[k]]),
+                                   np.array([inside_mother.get(j, 0)], float),
+                                   np.array([inside_mother.get(k, 0)], float), scale,
+                                   division_cost=0.3, distance_weight=1.0, area_weight=1.0,
+                                   overlap_weight=1.0, **extra)[0]
+
+    assert pair(1, 2, True) < pair(1, 2, False) - 0.3  # empty space no longer charged
+    assert pair(1, 2, True) < 0.5
+    assert pair(1, 3, True) > pair(1, 2, True) + 1.0  # a daughter in the neighbour's mask is
+    args = (np.repeat([[20.0, 20.0]], 2, axis=0), np.array([pos[1], pos[3]]), np.full(2, am),
+            np.array([area[1], area[3]]), np.array([inside_mother.get(1, 0), inside_mother.get(3, 0)], float), scale)
+    cover = np.array([covered.get(1, 0), covered.get(3, 0)], float)
+    only_overlap = {"distance_weight": 0.0, "overlap_weight": 1.0, "area_weight": 0.0}
+    cost = daughter_link_costs(*args, **only_overlap, covered_px=cover)
+    assert cost[0] == 0.0 and cost[1] > 0.99  # empty space free, the neighbour's pixels charged
+    assert daughter_link_costs(*args, **only_overlap)[0] > 0.3  # the older reading charged both

@@ -93,3 +93,12 @@ def test_train_rule_weights_segment_a_later_run(reviewed_project):
     dry = run_snakemake(project, "resources/models/from_review/weights.pth", "-n",
                         configfile="retrained_tracking.yaml")
     assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr, dry.stdout[-2000:]
+
+
+def test_evaluation_scores_the_segmentation_on_the_reviewed_frame(reviewed_project):
+    project, before, _, _ = reviewed_project
+    block = json.loads((project / "results" / "tiny" / "evaluation.json").read_text())["reviewed_frames"]
+    # the reviewer kept 2 of the segment step's cells: both found, the rest false objects
+    assert block["frames"] == [4] and block["excluded_tuned_frames"] == []
+    assert block["missed_objects"] == 0 and block["n_reviewed_objects"] == 2
+    assert block["false_objects"] == _frame_total(before, 4) - 2 and block["SEG"] == 1.0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import multiprocessing
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -181,17 +182,23 @@ def ground_truth_parts(gt_dir: str | Path) -> dict[str, str | None]:
                                                                         "(typed ground truth: synthetic samples)"}
 
 
-def evaluate_sample(res_dir: str | Path, gt_dir: str | Path, counts_path: str | Path | None = None, *,
-                    geff_path: str | Path | None = None, params: EvaluationParams | Mapping | None = None) -> dict:
+def evaluate_sample(res_dir: str | Path, gt_dir: str | Path | None, counts_path: str | Path | None = None, *,
+                    geff_path: str | Path | None = None, params: EvaluationParams | Mapping | None = None,
+                    threads: int = 1) -> dict:
     """The evaluate rule's result, from whatever part of the ground truth `gt_dir` holds.
 
     {"ctc": evaluate_ctc(...) (needs TRA/), "segmentation": evaluate_seg(...) (SEG and F1, needs
     SEG/), "traccuracy": evaluate_traccuracy(...) (needs TRA/ and `geff_path`), "counts":
     count_error(...) (needs cell_types.csv and `counts_path`), "not_computed": {part: reason}};
     a part that cannot be computed is None, with the reason under "not_computed". Raises
-    InputError only when `gt_dir` holds none of TRA/, SEG/ and cell_types.csv.
+    InputError only when `gt_dir` holds none of TRA/, SEG/ and cell_types.csv; no `gt_dir` (None
+    or ""): every part None. `threads`: py-ctcmetrics' worker processes matching the masks.
     """
     params = as_params(EvaluationParams, params)
+    if not gt_dir:  # a sample evaluated only on its reviewed frames (marrowflow.evaluate.reviewed_accuracy)
+        reason = "the sample sheet gives no ground_truth"
+        return {"ctc": None, "segmentation": None, "traccuracy": None, "counts": None,
+                "not_computed": {part: reason for part in ("TRA", "SEG", "counts")}}
     missing = ground_truth_parts(gt_dir)
     if all(missing.values()):
         raise InputError(f"{gt_dir}: no ground truth found ({'; '.join(missing.values())}). Fix: point the "
@@ -199,7 +206,9 @@ def evaluate_sample(res_dir: str | Path, gt_dir: str | Path, counts_path: str | 
     result: dict[str, Any] = {"ctc": None, "segmentation": None, "traccuracy": None, "counts": None}
     not_computed: dict[str, str] = {}
     if missing["TRA"] is None:
-        result["ctc"] = evaluate_ctc(res_dir, gt_dir)
+        # py-ctcmetrics' pool: only where it forks (spawn would run a Snakemake script's step again)
+        ctc_threads = threads if multiprocessing.get_start_method() == "fork" else 1
+        result["ctc"] = evaluate_ctc(res_dir, gt_dir, threads=ctc_threads)
         if geff_path is None:
             not_computed["traccuracy"] = "no tracks.geff given"
         elif result["ctc"]["notes"].get("result"):

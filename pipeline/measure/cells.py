@@ -22,8 +22,9 @@ therefore measures about 0 and may be slightly negative (noise). With `backgroun
 
 from __future__ import annotations
 
+import itertools
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -36,6 +37,7 @@ from tqdm.auto import tqdm
 
 from marrowflow.errors import ConfigError, InputError
 from marrowflow.io.checks import warn_if_no_cells
+from marrowflow.parallel import map_frames
 from marrowflow.schema import as_params, check_choice, config_section, schema_fields
 
 __all__ = ["BackgroundParams", "MeasureParams", "measure_frame", "measure_movie", "measure_columns"]
@@ -331,6 +333,13 @@ def measure_frame(
     return df[list(columns)].astype(columns)
 
 
+def _measure_one(labels: np.ndarray, image: np.ndarray, frame: int, common: Mapping[str, Any]) -> pd.DataFrame:
+    """`measure_frame` of one frame (module level: worker processes run it)."""
+    kwargs = dict(common)
+    step = kwargs.pop("time_step_h")
+    return measure_frame(labels, image, frame=frame, time_h=None if step is None else frame * float(step), **kwargs)
+
+
 def measure_movie(
     movie_frames: Iterable[np.ndarray],
     label_frames: Iterable[np.ndarray],
@@ -341,43 +350,48 @@ def measure_movie(
     z_step_um: float | None = None,
     n_frames: int | None = None,
     params: MeasureParams | Mapping[str, Any] | None = None,
+    threads: int = 1,
+    source: str = "measure",
 ) -> pd.DataFrame:
-    """Measure a movie frame by frame (streaming: one frame in memory at a time).
+    """Measure a movie frame by frame (streaming: one frame, or with `threads` > 1 a few, in memory).
 
     `movie_frames` yields (C, [Z], Y, X) arrays and `label_frames` the matching ([Z], Y, X) label
     images, in frame order starting at frame 0 (e.g. a `marrowflow.io.Movie` and a `LabelStack`).
     `n_frames` only sizes the progress bar (shown on a terminal only); `params`: the `measure`
     parameters (see `measure_frame`). Returns the
     concatenated table sorted by frame, label; `time_h` = frame * time_step_h (NaN if unknown).
-    Raises InputError when the two iterables have different lengths.
+    `threads`: frames measured at a time (worker processes: solidity and the background hold the
+    GIL; the same table as 1); `source` names the
+    sample in errors. Raises InputError when the two iterables have different lengths.
     """
     params = as_params(MeasureParams, params)
     tables = []
-    movie_it, label_it = iter(movie_frames), iter(label_frames)
-    bar = tqdm(total=n_frames, desc="measure", unit="frame", disable=None)
-    ndim = 2
-    frame = 0
-    with bar:
-        while True:
+    ndim = [2]
+
+    def pairs() -> Iterator[tuple[np.ndarray, np.ndarray, int]]:
+        movie_it, label_it = iter(movie_frames), iter(label_frames)
+        for frame in itertools.count():
             image = next(movie_it, None)
             labels = next(label_it, None)
             if image is None and labels is None:
-                break
+                return
             if image is None or labels is None:
                 longer = "labels" if image is None else "movie"
                 raise InputError(
-                    f"measure: the {longer} has more frames than the other (mismatch at frame "
+                    f"{source}: the {longer} has more frames than the other (mismatch at frame "
                     f"{frame}); segment the whole movie again so labels and movie match."
                 )
-            time_h = None if time_step_h is None else frame * float(time_step_h)
-            df = measure_frame(
-                labels, image, channel_names=channel_names, frame=frame, time_h=time_h,
-                pixel_size_um=pixel_size_um, z_step_um=z_step_um, params=params,
-            )
-            ndim = np.ndim(labels)
+            ndim[0] = np.ndim(labels)
+            yield labels, image, frame
+
+    common = {"channel_names": list(channel_names), "pixel_size_um": pixel_size_um, "z_step_um": z_step_um,
+              "params": params, "time_step_h": time_step_h}
+    items = ((labels, image, frame, common) for labels, image, frame in pairs())
+    with tqdm(total=n_frames, desc="measure", unit="frame", disable=None) as bar:
+        for df in map_frames(_measure_one, items, threads=threads, source=source, processes=threads > 1):
             tables.append(df)
-            frame += 1
             bar.update(1)
+    ndim = ndim[0]
     if not tables:
         columns = measure_columns(channel_names, ndim)
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})

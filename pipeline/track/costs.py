@@ -12,8 +12,12 @@ fractions.
   daughter of i (`daughter_link_costs`);
 - division m -> (d1, d2): `division_cost` + `distance_weight` (distance from m to the daughters'
   midpoint / s)^2 + `division_area_weight` log((a1 + a2) / a_m)^2 (daughters' areas add up to
-  about the mother's) + `division_overlap_weight` (1 - the fraction of the daughters' pixels
-  inside the mother's last mask).
+  about the mother's) + `division_overlap_weight` (the fraction of the daughters' pixels that lie
+  inside the masks of *other* objects of the mother's frame). Only other cells' pixels count:
+  a daughter that jumps into empty space (sparse nuclei, SIM+ and GOWT1) is no evidence against
+  the division, one that sits in a neighbour's mask is (a dense colony). The graph passes each
+  daughter's covered pixels (`covered_px`); without them the older reading (1 - fraction inside
+  the mother) is used.
 """
 
 from __future__ import annotations
@@ -126,17 +130,23 @@ def link_costs(pos_from: np.ndarray, pos_to: np.ndarray, area_from: np.ndarray, 
 
 def daughter_link_costs(pos_from: np.ndarray, pos_to: np.ndarray, area_from: np.ndarray, area_to: np.ndarray,
                         overlap_px: np.ndarray, scale: float, *, distance_weight: float, overlap_weight: float,
-                        area_weight: float) -> np.ndarray:
+                        area_weight: float, covered_px: np.ndarray | None = None) -> np.ndarray:
     """Cost of each candidate link read as mother -> daughter: the daughter lies inside the
     mother's mask (`overlap_weight` (1 - overlap / daughter's area)), has about half its area
     (`area_weight` log(2 a_j / a_i)^2) and its centre within one cell radius of the mother's
     (`distance_weight` max(0, d / s - 1)^2). A division pays this for both daughters plus
     `division_pair_costs`, so a true division is not charged for the daughters being smaller
-    than, and offset from, the mother."""
+    than, and offset from, the mother.
+
+    `covered_px`: the daughter's pixels inside any object of the earlier frame. Given, only the
+    pixels inside *other* objects count against it (`overlap_weight` (covered - overlap) /
+    daughter's area): a daughter that moved into empty space is no evidence against its mother
+    (sparse nuclei, whose daughters jump apart), one sitting in a neighbour's mask is."""
     d = np.sqrt(np.sum((pos_to - pos_from) ** 2, axis=1)) / scale
-    inside = overlap_px / np.maximum(area_to, 1.0)
-    log_ratio = np.log(2.0 * np.maximum(area_to, 1.0) / np.maximum(area_from, 1.0))
-    return (distance_weight * np.maximum(d - 1.0, 0.0) ** 2 + overlap_weight * (1.0 - inside)
+    area_j = np.maximum(area_to, 1.0)
+    outside = 1.0 - overlap_px / area_j if covered_px is None else np.maximum(covered_px - overlap_px, 0.0) / area_j
+    log_ratio = np.log(2.0 * area_j / np.maximum(area_from, 1.0))
+    return (distance_weight * np.maximum(d - 1.0, 0.0) ** 2 + overlap_weight * np.clip(outside, 0.0, 1.0)
             + area_weight * log_ratio ** 2)
 
 
@@ -144,14 +154,21 @@ def division_pair_costs(pos_mother: np.ndarray, pos_1: np.ndarray, pos_2: np.nda
                         area_mother: np.ndarray, area_1: np.ndarray, area_2: np.ndarray,
                         overlap_1: np.ndarray, overlap_2: np.ndarray, scale: float, *,
                         division_cost: float, distance_weight: float, area_weight: float,
-                        overlap_weight: float) -> np.ndarray:
+                        overlap_weight: float, covered_1: np.ndarray | None = None,
+                        covered_2: np.ndarray | None = None) -> np.ndarray:
     """Cost of each candidate division (mother, daughter 1, daughter 2): see the module docstring.
 
     `pos_mother` is the mother's predicted position; overlaps are the daughters' pixels inside
-    the mother's mask."""
+    the mother's mask. `covered_1`, `covered_2`: the daughters' pixels inside any object of the
+    mother's frame; given, only pixels inside other objects count against the division (as in
+    `daughter_link_costs`)."""
     mid = (pos_1 + pos_2) / 2.0
     d2 = np.sum((mid - pos_mother) ** 2, axis=1) / scale ** 2
     area_d = np.maximum(area_1 + area_2, 1.0)
     conserve = np.log(area_d / np.maximum(area_mother, 1.0)) ** 2
-    inside = np.clip((overlap_1 + overlap_2) / area_d, 0.0, 1.0)
-    return division_cost + distance_weight * d2 + area_weight * conserve + overlap_weight * (1.0 - inside)
+    if covered_1 is None or covered_2 is None:
+        outside = 1.0 - (overlap_1 + overlap_2) / area_d
+    else:
+        outside = (np.maximum(covered_1 - overlap_1, 0.0) + np.maximum(covered_2 - overlap_2, 0.0)) / area_d
+    return (division_cost + distance_weight * d2 + area_weight * conserve
+            + overlap_weight * np.clip(outside, 0.0, 1.0))

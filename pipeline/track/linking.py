@@ -145,7 +145,7 @@ class _Detections:
     pos: np.ndarray
     log_area: np.ndarray | None
     log_intensity: np.ndarray | None
-    radius: np.ndarray | None  # equivalent radius in pixels (from area_px), None if unknown
+    radius: np.ndarray | None  # equivalent radius in pixels (from area_px; 3D: of the ball), None if unknown
     starts: dict  # frame -> (first index, last index + 1)
 
 
@@ -176,7 +176,9 @@ def _detections(cells: pd.DataFrame, p: TrackingParams) -> tuple[_Detections, np
         log_int = np.log(np.maximum(sub[p.intensity_column].to_numpy(dtype=np.float64), 1e-9))
     radius = None
     if "area_px" in cells.columns:
-        radius = np.sqrt(np.maximum(sub["area_px"].to_numpy(dtype=np.float64), 0.0) / np.pi)
+        size = np.maximum(sub["area_px"].to_numpy(dtype=np.float64), 0.0)
+        # 3D: area_px counts voxels; the ball of that volume in pixel widths (z scaled like pos)
+        radius = np.cbrt(3.0 * size * p.z_scale / (4.0 * np.pi)) if "z" in axes else np.sqrt(size / np.pi)
     frame = sub["frame"].to_numpy(dtype=np.int64)
     uniq, first = np.unique(frame, return_index=True)
     bounds = np.append(first, len(frame))
@@ -565,7 +567,8 @@ def _links_motile(det: _Detections, p: TrackingParams, fixed_src: np.ndarray, fi
                         division_area_weight=p.division_area_weight,
                         division_overlap_weight=p.division_overlap_weight)
     predicted = _predicted_positions(det, overlaps, area, p.motion_model)
-    scale = cell_scale(area, ndim=det.pos.shape[1])
+    ndim = det.pos.shape[1]  # 3D: voxels of z_scale pixel widths in z, like the positions
+    scale = cell_scale(area * (p.z_scale if ndim == 3 else 1.0), ndim=ndim)
     fixed = (fixed_src, fixed_dst) if len(fixed_src) else None
     graph = candidate_graph(det.frame, det.pos, area, overlaps, predicted, scale, costs,
                             divisions=p.divisions, fixed=fixed)

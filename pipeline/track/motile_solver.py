@@ -107,6 +107,11 @@ def candidate_graph(frame: np.ndarray, pos: np.ndarray, area: np.ndarray, overla
         blocked_src[fsrc], blocked_dst[fdst] = True, True
         keep = ~blocked_src[src] & ~blocked_dst[dst]
         src, dst, shared = src[keep], dst[keep], shared[keep]
+    # pixels of each detection inside any object of the previous frame (the daughter readings
+    # count only those inside other objects against it)
+    covered = np.zeros(n)
+    if len(overlaps):
+        np.add.at(covered, overlaps[:, 1].astype(np.int64), overlaps[:, 2].astype(np.float64))
     cost = link_costs(predicted[src], pos[dst], area[src], area[dst], shared, scale,
                       distance_weight=costs.distance_weight, overlap_weight=costs.overlap_weight,
                       area_weight=costs.area_weight)
@@ -114,7 +119,7 @@ def candidate_graph(frame: np.ndarray, pos: np.ndarray, area: np.ndarray, overla
         cost = np.minimum(cost, daughter_link_costs(predicted[src], pos[dst], area[src], area[dst], shared, scale,
                                                     distance_weight=costs.distance_weight,
                                                     overlap_weight=costs.overlap_weight,
-                                                    area_weight=costs.area_weight))
+                                                    area_weight=costs.area_weight, covered_px=covered[dst]))
     mother = dau_1 = dau_2 = np.zeros(0, np.int64)
     div_cost = np.zeros(0)
     if divisions and len(src):
@@ -134,7 +139,8 @@ def candidate_graph(frame: np.ndarray, pos: np.ndarray, area: np.ndarray, overla
                                            area[dau_2], shared[e1], shared[e2], scale,
                                            division_cost=costs.division_cost, distance_weight=costs.distance_weight,
                                            area_weight=costs.division_area_weight,
-                                           overlap_weight=costs.division_overlap_weight)
+                                           overlap_weight=costs.division_overlap_weight,
+                                           covered_1=covered[dau_1], covered_2=covered[dau_2])
     if fixed is not None and len(fixed[0]):
         src = np.concatenate([src, fixed[0]])
         dst = np.concatenate([dst, fixed[1]])

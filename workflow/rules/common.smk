@@ -91,9 +91,13 @@ if config["tracking"]["drift_correction"]:
 
 
 def sample_outputs(sample):
-    """Every result file of one sample (evaluation.json only where it has ground truth)."""
+    """Every result file of one sample (evaluation.json only where it has ground truth or
+    reviewed label frames)."""
     outputs = [f"{RESULTS}/{sample}/{name}" for name in SAMPLE_OUTPUTS]
-    if SAMPLES.loc[sample, "ground_truth"]:
+    if (
+        SAMPLES.loc[sample, "ground_truth"]
+        or (Path(REVIEWS) / sample / "reviewed_frames.txt").is_file()
+    ):
         outputs.append(f"{RESULTS}/{sample}/evaluation.json")
     if (Path(REVIEWS) / sample / "audit.csv").is_file():
         outputs += [

@@ -11,10 +11,13 @@ rule measure:
         f"{RESULTS}/{{sample}}/cells.parquet",
     log:
         "logs/measure/{sample}.log",
+    threads: config["jobs"]["threads_per_sample"]
     conda:
         "../envs/core.yaml"
     resources:
         mem_mb=lambda wc, attempt: 2000 * 2 ** (attempt - 1),
+        # SLURM: one CPU per thread (the profiles' default-resources ask for 1)
+        cpus_per_task=lambda wc, threads: threads,
         runtime=lambda wc, input: int(10 + 0.01 * input.size_mb),
     params:
         review_dir=lambda wc: f"{REVIEWS}/{wc.sample}",

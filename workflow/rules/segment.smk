@@ -18,6 +18,7 @@ rule segment:
         labels_output(f"{RESULTS}/{{sample}}/{LABELS}"),
     log:
         "logs/segment/{sample}.log",
+    threads: config["jobs"]["threads_per_sample"]
     conda:
         "../envs/segment.yaml"
     resources:
@@ -26,6 +27,8 @@ rule segment:
             2000 if config["segmentation"]["backend"] == "classic" else 6000
         )
         * 2 ** (attempt - 1),
+        # SLURM: one CPU per thread (the profiles' default-resources ask for 1)
+        cpus_per_task=lambda wc, threads: threads,
         runtime=lambda wc, input: int(
             10
             + (0.01 if config["segmentation"]["backend"] == "classic" else 0.05)
@@ -50,6 +53,7 @@ rule segment_chunk:
         temp(f"{RESULTS}/{{sample}}/chunks/labels_{{start}}-{{stop}}.tif"),
     log:
         "logs/segment/{sample}_{start}-{stop}.log",
+    threads: config["jobs"]["threads_per_sample"]
     wildcard_constraints:
         start=r"\d+",
         stop=r"\d+",
@@ -61,6 +65,8 @@ rule segment_chunk:
             2000 if config["segmentation"]["backend"] == "classic" else 6000
         )
         * 2 ** (attempt - 1),
+        # SLURM: one CPU per thread (the profiles' default-resources ask for 1)
+        cpus_per_task=lambda wc, threads: threads,
         runtime=lambda wc, input: int(
             10
             + (0.01 if config["segmentation"]["backend"] == "classic" else 0.05)

@@ -62,3 +62,40 @@ rule train_classifier:
         reviews=REVIEWS,
     script:
         "../scripts/train_classifier.py"
+
+
+rule tune_segmentation:
+    """Tune the classic segmentation's parameters on every reviewed label frame (Optuna TPE,
+    SEG cross-validated over folds of the frames) into a preset that segmentation.classic.preset
+    can name; the preset records the frames it was tuned on, so evaluate scores only the others."""
+    input:
+        labels=[
+            f"{REVIEWS}/{s}/labels.tif"
+            for s in reviewed_samples("reviewed_frames.txt")
+        ],
+        frames=[
+            f"{REVIEWS}/{s}/reviewed_frames.txt"
+            for s in reviewed_samples("reviewed_frames.txt")
+        ],
+        metadata=[
+            f"{RESULTS}/{s}/metadata.json"
+            for s in reviewed_samples("reviewed_frames.txt")
+        ],
+    output:
+        f"resources/presets/{config['training']['tuning']['name']}.yaml",
+    log:
+        "logs/train/tune_segmentation.log",
+    conda:
+        "../envs/segment.yaml"
+    params:
+        samples=reviewed_samples("reviewed_frames.txt"),
+        reviews=REVIEWS,
+        channel_choice={
+            "channels": config["channels"],
+            "segmentation": {"channel": config["segmentation"].get("channel")},
+        },
+        # the starting point: the classic settings of this run
+        classic=config["segmentation"].get("classic", {}),
+        tuning=config["training"]["tuning"],
+    script:
+        "../scripts/tune_segmentation.py"

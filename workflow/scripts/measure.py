@@ -15,7 +15,8 @@ def main(smk):
         label_frames = (apply_label_review(frame, t, review) for t, frame in enumerate(labels)) if review else labels
         cells = measure_movie(movie, label_frames, channel_names=meta.channel_names,
                               time_step_h=meta.time_step_h, pixel_size_um=meta.pixel_size_um,
-                              z_step_um=meta.z_step_um, n_frames=meta.n_frames, params=params)
+                              z_step_um=meta.z_step_um, n_frames=meta.n_frames, params=params,
+                              threads=smk.threads, source=f"measure {smk.input.labels}")
     cells.insert(0, "sample", smk.wildcards.sample)
     write_table(cells, smk.output[0])
 

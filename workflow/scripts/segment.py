@@ -29,7 +29,7 @@ def main(smk):
                                     "segmentation": smk.params.segmentation}, meta.channel_names)
     frames = range(int(smk.wildcards.start), int(smk.wildcards.stop)) if "start" in smk.wildcards.keys() else None
     with reopen_movie(meta) as movie:
-        segment_movie(movie, params, channel=channel, out_path=smk.output[0], frames=frames)
+        segment_movie(movie, params, channel=channel, out_path=smk.output[0], frames=frames, threads=smk.threads)
 
 
 run_step(snakemake, main)  # noqa: F821
