@@ -51,7 +51,7 @@ import math
 import numbers
 import os
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -318,27 +318,39 @@ class _Simulator:
         """Push overlapping nuclei apart (pairwise, symmetric) and confine them to the field."""
         if not cells:
             return
-        p = self.p
         pos = np.array([c.pos for c in cells])
         reach = np.array([self.semi_axes(c)[0] for c in cells])
-        cutoff = 2 * reach.max() + p.min_gap_px
+        confine = None if self.p.cells_leave_field else (lambda q: self.confine(q, reach))
+        pos = self.push_apart(pos, reach, n_iter, after_round=confine)
+        if confine is not None:
+            pos = confine(pos)
+        for c, xy in zip(cells, pos):
+            c.pos = xy
+
+    def push_apart(self, pos: np.ndarray, reach: np.ndarray, n_iter: int, *,
+                   after_round: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+        """Positions after at most `n_iter` rounds of pairwise, symmetric repulsion until nuclei of
+        radius `reach` are `min_gap_px` apart; `after_round(pos)` (e.g. confinement) ends each round."""
+        cutoff = 2 * reach.max() + self.p.min_gap_px
         for _ in range(n_iter):
             pairs = cKDTree(pos).query_pairs(cutoff, output_type="ndarray")
             i, j = pairs[:, 0], pairs[:, 1]
             diff = pos[i] - pos[j]
-            dist = np.hypot(diff[:, 0], diff[:, 1])
-            overlap = np.clip(reach[i] + reach[j] + p.min_gap_px - dist, 0, None)
+            dist = self.distances(diff)
+            overlap = np.clip(reach[i] + reach[j] + self.p.min_gap_px - dist, 0, None)
             if not overlap.any():
                 break
             push = 0.5 * overlap[:, None] * diff / np.maximum(dist, 1e-6)[:, None]
             np.add.at(pos, i, push)
             np.add.at(pos, j, -push)
-            if not p.cells_leave_field:
-                pos = self.confine(pos, reach)
-        if not p.cells_leave_field:
-            pos = self.confine(pos, reach)
-        for c, xy in zip(cells, pos):
-            c.pos = xy
+            if after_round is not None:
+                pos = after_round(pos)
+        return pos
+
+    @staticmethod
+    def distances(diff: np.ndarray) -> np.ndarray:
+        """Lengths of the rows of `diff` (y, x offsets)."""
+        return np.hypot(diff[:, 0], diff[:, 1])
 
     def confine(self, pos: np.ndarray, reach: np.ndarray) -> np.ndarray:
         lo = reach[:, None] + 2.0

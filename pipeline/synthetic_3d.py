@@ -33,7 +33,6 @@ import math
 
 import numpy as np
 from scipy import ndimage
-from scipy.spatial import cKDTree
 
 from marrowflow.synthetic import CHANNEL_NAMES, OrganoidParams, _Cell, _Simulator
 
@@ -104,7 +103,6 @@ class Simulator3D(_Simulator):
         """Cohesion towards the centroid, then pairwise repulsion until nuclei are `min_gap_px` apart."""
         if not cells:
             return
-        p = self.p
         pos = np.array([c.pos for c in cells])
         bound = np.array([c.label not in self.escaped for c in cells])
         if bound.any():
@@ -113,23 +111,17 @@ class Simulator3D(_Simulator):
             norm = np.maximum(np.linalg.norm(towards, axis=1, keepdims=True), 1e-6)
             pos[bound] += towards / norm * np.minimum(norm, 1.0)
         reach = np.array([self.semi_axes(c)[0] for c in cells])
-        cutoff = 2 * reach.max() + p.min_gap_px
-        for _ in range(n_iter):
-            pairs = cKDTree(pos).query_pairs(cutoff, output_type="ndarray")
-            i, j = pairs[:, 0], pairs[:, 1]
-            diff = pos[i] - pos[j]
-            dist = np.linalg.norm(diff, axis=1)
-            overlap = np.clip(reach[i] + reach[j] + p.min_gap_px - dist, 0, None)
-            if not overlap.any():
-                break
-            push = 0.5 * overlap[:, None] * diff / np.maximum(dist, 1e-6)[:, None]
-            np.add.at(pos, i, push)
-            np.add.at(pos, j, -push)
+        pos = self.push_apart(pos, reach, n_iter)
         for c, xyz in zip(cells, pos):
             c.pos = xyz
         if bound.any():
             self.centroid = pos[bound].mean(axis=0)
             self.surface_r = float(np.linalg.norm(pos[bound] - self.centroid, axis=1).max())
+
+    @staticmethod
+    def distances(diff: np.ndarray) -> np.ndarray:
+        """Lengths of the rows of `diff` (z, y, x offsets in pixel widths)."""
+        return np.linalg.norm(diff, axis=1)
 
     def remove_leavers(self, cells: list[_Cell]) -> list[_Cell]:
         """End the tracks of cells whose centre left the imaged volume (through any face)."""

@@ -30,10 +30,12 @@ def tuned_frames(preset: str | None, sample: str) -> list[int]:
     return sorted(int(t) for t in (doc.get("tuned_on") or {}).get(sample, []))
 
 
-def reviewed_accuracy(labels: Sequence[np.ndarray], reviewed: Sequence[np.ndarray], frames: Sequence[int], *,
+def reviewed_accuracy(labels: Sequence[np.ndarray] | Mapping[int, np.ndarray],
+                      reviewed: Sequence[np.ndarray] | Mapping[int, np.ndarray], frames: Sequence[int], *,
                       exclude: Sequence[int] = (), iou: float = 0.5) -> dict[str, Any]:
     """SEG, object F1 at `iou`, missed and false objects of `labels[t]` against `reviewed[t]` over the
-    reviewed `frames` not in `exclude`.
+    reviewed `frames` not in `exclude` (`labels` and `reviewed` are indexed by frame: sequences of
+    every frame, or mappings holding the scored ones).
 
     SEG is pooled over frames (summed Jaccards over summed reviewed objects), as the CTC does;
     `per_frame` holds each frame's SEG and F1. With no frame left, the block says why.

@@ -17,6 +17,7 @@ the frames tuning did not see.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -180,8 +181,6 @@ def preset_document(result: TuningResult, base: ClassicParams, *, tuned_on: Mapp
                     seed: int) -> dict[str, Any]:
     """A preset YAML document: `params` (every ClassicParams field: the starting values with the
     tuned ones applied), the scores and `tuned_on` ({sample: [frames]}) for the evaluate step."""
-    import dataclasses
-
     params = dataclasses.asdict(base.replace(**result.params))
     return {
         "description": "Tuned on reviewed frames by the tune_segmentation rule (Optuna TPE, k-fold SEG).",
