@@ -174,3 +174,65 @@ def test_low_contrast_copies_dim_the_cells_and_keep_the_noise():
     assert len(low_contrast_copies([image], [mask], 0)[0]) == 1
     with pytest.raises(ConfigError, match="contrast_copies"):
         low_contrast_copies([image], [mask], -1)
+
+
+def _balls_stack():
+    """A small (Z, Y, X) stack of 2 balls whose z step is twice the pixel size (do_3D runs the
+    network on every YX, ZY and ZX plane: kept small for the CPU); each plane looks like
+    `blobs_image` (the tiny model's training images)."""
+    from scipy import ndimage as ndi
+
+    zz, yy, xx = np.indices((4, 28, 24))
+    truth = np.zeros(zz.shape, np.uint32)
+    for k, (z, y, x) in enumerate([(2, 8, 8), (1, 19, 15)], 1):
+        truth[((zz - z) * 2.0) ** 2 + (yy - y) ** 2 + (xx - x) ** 2 <= 5.0 ** 2] = k
+    bright = np.array([0.1, 0.9, 0.7], np.float32)
+    image = ndi.gaussian_filter(bright[truth], (0, 1, 1)) + np.random.default_rng(3).normal(0, 0.04, truth.shape)
+    return image.astype(np.float32)
+
+
+def _segment_capturing_eval(weights, settings, pixel_size_um=(1.0, 0.5, 0.5)):
+    """(labels, eval kwargs) of the real cellpose model loaded from `weights` on `_balls_stack()`."""
+    from marrowflow.segment.cellpose import CellposeSegmenter
+
+    seg = CellposeSegmenter({"model": str(weights), "gpu": False, **settings}, pixel_size_um=pixel_size_um)
+    seen = []
+    real_eval = seg.model.eval
+    seg.model.eval = lambda *a, **kw: seen.append(kw) or real_eval(*a, **kw)
+    image = _balls_stack()
+    labels = seg.segment(image)
+    assert labels.shape == image.shape and labels.dtype == np.uint32  # (Z, Y, X), whatever the resampling
+    assert np.array_equal(np.unique(labels), np.arange(labels.max() + 1))
+    assert len(seen) == 1
+    return labels, seen[0], seg
+
+
+def test_cellpose_do_3D_segments_a_stack_with_the_anisotropy_of_the_voxels(tiny_model):
+    """do_3D: the real (tiny) network on a (Z, Y, X) stack; anisotropy = z step / pixel size."""
+    _, kw, seg = _segment_capturing_eval(tiny_model[0], {"do_3D": True})
+    assert (kw["do_3D"], kw["z_axis"], kw["anisotropy"], kw["stitch_threshold"]) == (True, 0, 2.0, 0.0)
+    assert seg.eval_kwargs(2)["do_3D"] is False and seg.eval_kwargs(2)["z_axis"] is None  # 2D frames stay 2D
+
+
+def test_cellpose_stitch_threshold_segments_planes_and_joins_them(tiny_model):
+    _, kw, _ = _segment_capturing_eval(tiny_model[0], {"stitch_threshold": 0.2})
+    assert (kw["do_3D"], kw["z_axis"], kw["stitch_threshold"], kw["anisotropy"]) == (False, 0, 0.2, None)
+
+
+def test_cellpose_3d_settings(tiny_model, caplog):
+    """The config's anisotropy wins; unknown voxel size warns; do_3D with stitching, or a 3D frame
+    with neither, is a ConfigError naming the keys."""
+    from marrowflow.segment.cellpose import CellposeParams, CellposeSegmenter
+
+    weights, _ = tiny_model
+    given = CellposeSegmenter({"model": str(weights), "gpu": False, "do_3D": True, "anisotropy": 3.0},
+                              pixel_size_um=(1.0, 0.5, 0.5))
+    assert given.eval_kwargs(3)["anisotropy"] == 3.0
+    unknown = CellposeSegmenter({"model": str(weights), "gpu": False, "do_3D": True}, pixel_size_um=0.5)
+    with caplog.at_level("WARNING", logger="marrowflow.segment.cellpose"):
+        assert unknown.eval_kwargs(3)["anisotropy"] is None
+    assert "z step or pixel size is unknown" in caplog.text
+    with pytest.raises(ConfigError, match="do_3D is true and stitch_threshold is 0.5"):
+        CellposeParams.from_config({"do_3D": True, "stitch_threshold": 0.5})
+    with pytest.raises(ConfigError, match="do_3D: true .* stitch_threshold: 0.5"):
+        CellposeSegmenter({"model": str(weights), "gpu": False}).eval_kwargs(3)

@@ -4,6 +4,7 @@ at a time as (C, [Z], Y, X)."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import warnings
@@ -60,6 +61,64 @@ def _validate_axes(axes: str, path: Path) -> str:
     return axes
 
 
+_READINGS = {"T": "{n} frames", "C": "{n} channels", "Z": "{n} z-planes"}
+
+
+def _axes_readings(shape: tuple[int, ...], one_frame: bool) -> list[str]:
+    """Likely axes of a plain TIFF of `shape` (image planes last; stack axes in TCZ or ImageJ's TZC
+    order), each with what it would mean."""
+    n_stack = len(shape) - 2
+    readings = []
+    for combo in itertools.permutations("CZ" if one_frame else "TCZ", n_stack):
+        order = "".join(a for a in "TCZ" if a in combo), "".join(a for a in "TZC" if a in combo)
+        if "".join(combo) in order:
+            parts = [_READINGS[a].format(n=n) for a, n in zip(combo, shape)]
+            what = "a movie of" if "T" in combo else "one frame of"
+            readings.append(f"{''.join(combo)}YX ({what} {' x '.join(parts)})")
+    return readings
+
+
+def _ambiguous_axes(path: Path, shape: tuple[int, ...], one_frame: bool, flat: bool,
+                    planes_last: bool = True) -> InputError:
+    """The error for a plain TIFF whose axes neither the file nor image.axes states; `flat`: a
+    multi-page TIFF that does not even state its shape (its pages may hold several axes);
+    `planes_last`: Y and X are its last two dimensions (not so for samples per pixel, e.g. RGB)."""
+    plausible = planes_last and 0 < len(shape) - 2 <= 3 - one_frame
+    readings = _axes_readings(shape, one_frame) if plausible else []
+    could_be = f"; it could be {', or '.join(readings)}" if readings else ""
+    if readings and flat and len(shape) == 3:
+        could_be += (", or several of these axes one after another in its pages (e.g. "
+                     f"{'CZYX' if one_frame else 'TCYX'}, with the channels listed in the config)")
+    where = " (one frame of the folder)" if one_frame else ""
+    example = {3: "ZYX", 4: "CZYX" if one_frame else "TZYX"}.get(len(shape), "CZYX" if one_frame else "TCZYX")
+    return InputError(
+        f"{path}: expected axes in the file's metadata (OME-TIFF, ImageJ hyperstack or tifffile "
+        f"axes) or in the config, found a plain TIFF of shape {shape} without axes{where}{could_be}. "
+        f"Fix: set image.axes in config.yaml to the right reading, one letter per dimension in file "
+        f"order (e.g. `image: {{axes: {example}}}`; a single ZYX or CZYX stack is a one-frame movie), "
+        "or save the file as OME-TIFF or ImageJ hyperstack with its axes.")
+
+
+def _check_stated_axes(path: Path, stated: str, shape: tuple[int, ...], given: str | None) -> None:
+    """Raise InputError when `given` (image.axes) contradicts the axes a file states: an axis of
+    the file longer than 1 that `given` lacks (e.g. the file says ZYX, the config TYX). Order and
+    singleton axes are not compared: the file's own order is used."""
+    if given is None:
+        return
+    given = _validate_axes(given, path)
+    sizes = dict(zip(stated, shape))
+    missing = [a for a in stated if sizes.get(a, 1) > 1 and a not in given]
+    if missing:
+        extra = [a for a in given if a not in stated and a not in "YX"]
+        instead = f" (image.axes has {', '.join(extra)} instead)" if extra else ""
+        raise InputError(
+            f"{path}: expected image.axes {given!r} to agree with the axes the file states, found "
+            f"the file's axes {stated!r} (shape {shape}): its {', '.join(missing)} "
+            f"{'axis is' if len(missing) == 1 else 'axes are'} missing from image.axes{instead}. "
+            f"Fix: remove image.axes from config.yaml (files that state their axes are read with "
+            f"them) or set it to {stated!r}.")
+
+
 def _normalise(data: np.ndarray, axes: str) -> np.ndarray:
     """Transpose frame data with `axes` (no T) to (C, [Z], Y, X)."""
     if "C" not in axes:
@@ -112,9 +171,11 @@ def _resolve_shape(shape: tuple[int, ...], axes: str, channel_names: Sequence[st
 class _TiffSource:
     """One TIFF file (OME, ImageJ, shaped or plain), read page by page."""
 
-    def __init__(self, path: Path, axes: str | None, channel_names: Sequence[str] | None):
+    def __init__(self, path: Path, axes: str | None, channel_names: Sequence[str] | None, *,
+                 one_frame: bool = False):
         self.path = path
         self.tf = None
+        self.one_frame = one_frame  # a per-frame file of a folder: no T axis in it
         try:
             self._open(axes, channel_names)
         except BaseException:
@@ -144,6 +205,7 @@ class _TiffSource:
         file_axes = _tiff_axes_from_file(series, self.tf)
         shape = tuple(series.shape)
         if file_axes is not None:
+            _check_stated_axes(path, file_axes, shape, axes)
             self.axes = file_axes
         elif axes is not None:
             self.axes = _validate_axes(axes, path)
@@ -155,9 +217,8 @@ class _TiffSource:
         elif len(shape) == 2:
             self.axes = "YX"
         else:
-            raise InputError(f"{path}: expected axes in the file's metadata (OME-TIFF or ImageJ), found a "
-                             f"plain TIFF of shape {shape} without axes. Fix: give axes (config key image.axes), "
-                             "e.g. 'TYX', 'TCYX' or 'TZYX', one letter per dimension in file order.")
+            raise _ambiguous_axes(path, shape, self.one_frame, flat=not self.tf.is_shaped,
+                                  planes_last=series.axes.upper().endswith("YX"))
         self.shape = _resolve_shape(shape, self.axes, channel_names, path)
         n_pages = len(series.pages)
         self.n_grid = next((k for k in range(len(self.shape), -1, -1)
@@ -293,7 +354,8 @@ class _FolderSource:
                              "renumber the files if the gap is intended.")
         self.paths = [by_number[n] for n in range(first, last + 1)]
         self.folder = folder
-        first_src = _TiffSource(self.paths[0], axes.replace("T", "") if axes else None, channel_names)
+        first_src = _TiffSource(self.paths[0], axes.replace("T", "") if axes else None, channel_names,
+                                one_frame=True)
         try:
             frame_axes, frame_shape = first_src.axes, first_src.shape
             self.stored_shape = tuple(first_src.series.shape)
@@ -415,16 +477,26 @@ class Movie:
         self.close()
 
 
+def _stating_axes(source: _Source, path: Path, axes: str | None) -> _Source:
+    """`source` (whose format always states its axes) once `axes` is checked against them."""
+    try:
+        _check_stated_axes(path, source.axes, source.shape, axes)
+    except BaseException:
+        source.close()
+        raise
+    return source
+
+
 def _open_source(path: Path, axes: str | None, channel_names: Sequence[str] | None) -> _Source:
     if is_zarr(path) or path.name.lower().endswith(ZARR_SUFFIXES):
-        return OmeZarrSource(path, channel_names)
+        return _stating_axes(OmeZarrSource(path, channel_names), path, axes)
     if path.is_dir():
         return _FolderSource(path, axes, channel_names)
     suffix = path.suffix.lower()
     if suffix in TIFF_SUFFIXES:
         return _TiffSource(path, axes, channel_names)
     if suffix in VENDOR_SUFFIXES:
-        return _BioioSource(path)
+        return _stating_axes(_BioioSource(path), path, axes)
     raise InputError(f"{path}: expected a TIFF/OME-TIFF file, an OME-Zarr, a folder of per-frame TIFFs or a vendor "
                      f"file ({', '.join(VENDOR_SUFFIXES)}), found a {suffix or 'suffix-less'} file. Fix: "
                      "convert the movie to OME-TIFF or point the sample's path at the right file.")
@@ -437,9 +509,12 @@ def open_movie(path: str | os.PathLike, *, axes: str | None = None,
     TIFFs, an OME-Zarr image (its highest resolution) or a vendor file.
 
     `axes` (letters of TCZYX in file order) is used only when the file does not state its axes
-    (plain TIFF). `pixel_size_um`, `time_step_h`, `z_step_um` fill in what the file's metadata
-    lacks; the file wins when it states them. `channel_names`, when given, name the channels (they
-    win over the file's names) and must match the file's channel count.
+    (plain TIFF); a single stack without T (ZYX, CZYX) is a one-frame movie. A plain TIFF of more
+    than two dimensions without `axes` is an InputError listing the readings it could have, and
+    `axes` contradicting the axes a file states is one too (`_check_stated_axes`).
+    `pixel_size_um`, `time_step_h`, `z_step_um` fill in what the file's metadata lacks; the file
+    wins when it states them. `channel_names`, when given, name the channels (they win over the
+    file's names) and must match the file's channel count.
     """
     path = Path(path)
     if not path.exists():

@@ -12,6 +12,12 @@ resize factor; long, thin cells need more, e.g. 2000), `unconverged_min_size_px`
 see `add_unconverged_objects`), `channels`, `do_3D`, `stitch_threshold`,
 `anisotropy` (null: z step / pixel size when the pixel size is given per axis), `gpu` (`auto`,
 true, false), `batch_size`, `augment`.
+
+3D frames (Z, Y, X) go to cellpose's eval with `z_axis=0` and either `do_3D` (the network run on
+the YX, ZY and ZX planes of the stack, resampled in z by `anisotropy` so that voxels are cubic, and
+one 3D flow field followed) or `stitch_threshold` (2D masks per plane, joined across z where they
+overlap by this IoU). Exactly one of the two is needed; cellpose itself silently ignores
+`stitch_threshold` under `do_3D`, so setting both is a ConfigError here.
 """
 
 from __future__ import annotations
@@ -59,6 +65,11 @@ class CellposeParams:
     def __post_init__(self) -> None:
         object.__setattr__(self, "channels", tuple(self.channels))  # hashable, whatever the config gives
         check_choice(self.SECTION, "gpu", self.gpu)
+        if self.do_3D and self.stitch_threshold:
+            raise ConfigError(f"{self.SECTION}: do_3D is true and stitch_threshold is {self.stitch_threshold}; "
+                              "cellpose uses one of them for 3D frames (do_3D: one 3D flow field; "
+                              "stitch_threshold: 2D masks joined across z). Set stitch_threshold: 0 or "
+                              "do_3D: false.")
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any] | None) -> CellposeParams:
@@ -129,6 +140,7 @@ class CellposeSegmenter:
                  pixel_size_um: float | Sequence[float] | None = None):
         self.params: CellposeParams = as_params(CellposeParams, params)
         self.pixel_size_um = pixel_size_um
+        self._warned_anisotropy = False
         source, builtin = _model_source(self.params.model)
         device = resolve_device(self.params.gpu)
         from cellpose import models
@@ -154,12 +166,36 @@ class CellposeSegmenter:
         return float(d) / yx
 
     def _anisotropy(self) -> float | None:
+        """z step / pixel size for do_3D: the config's `anisotropy`, else from a (Z, Y, X) pixel
+        size; None (cellpose: 1, cubic voxels) when neither is known, with a warning."""
         if self.params.anisotropy is not None:
             return float(self.params.anisotropy)
         size = np.atleast_1d(self.pixel_size_um) if self.pixel_size_um is not None else None
         if size is not None and size.size == 3:
             return float(size[0] / size[-1])
+        if not self._warned_anisotropy:
+            log.warning("segmentation.cellpose: do_3D on a 3D frame whose z step or pixel size is unknown; "
+                        "voxels are taken as cubic. Give image.z_step_um and image.pixel_size_um, or "
+                        "segmentation.cellpose.anisotropy (z step / pixel size).")
+            self._warned_anisotropy = True
         return None
+
+    def eval_kwargs(self, ndim: int) -> dict[str, Any]:
+        """Keyword arguments of cellpose's `CellposeModel.eval` for a frame of `ndim` (2 or 3) axes."""
+        p = self.params
+        is_3d = ndim == 3
+        if is_3d and not p.do_3D and not p.stitch_threshold:
+            raise ConfigError("segmentation.cellpose: expected do_3D: true or stitch_threshold > 0 for a 3D "
+                              "(Z, Y, X) frame, found neither. Fix: set segmentation.cellpose.do_3D: true "
+                              "(one 3D segmentation, anisotropy from the z step) or stitch_threshold: 0.5 "
+                              "(2D masks per plane joined across z).")
+        do_3d = bool(p.do_3D) and is_3d
+        return dict(channels=list(p.channels), z_axis=0 if is_3d else None, diameter=self._diameter_px(),
+                    flow_threshold=p.flow_threshold, cellprob_threshold=p.cellprob_threshold,
+                    min_size=p.min_size_px, niter=p.niter, do_3D=do_3d,
+                    stitch_threshold=float(p.stitch_threshold) if is_3d else 0.0,
+                    anisotropy=self._anisotropy() if do_3d else None, batch_size=p.batch_size,
+                    augment=p.augment)
 
     def segment(self, image: np.ndarray) -> np.ndarray:
         """uint32 labels 1..N of one frame; 3D frames are segmented in 3D (`do_3D`) or by
@@ -169,17 +205,7 @@ class CellposeSegmenter:
         if image.ndim not in (2, 3):
             raise ValueError(f"cellpose backend takes a 2D or 3D frame, got shape {image.shape}")
         p = self.params
-        is_3d = image.ndim == 3
-        if is_3d and not p.do_3D and not p.stitch_threshold:
-            raise ConfigError("segmentation.cellpose: the frame is 3D; set do_3D: true or "
-                              "stitch_threshold > 0 (e.g. 0.5)")
-        masks, flows = self.model.eval(
-            np.asarray(image, dtype=np.float32), channels=list(p.channels),
-            z_axis=0 if is_3d else None, diameter=self._diameter_px(),
-            flow_threshold=p.flow_threshold, cellprob_threshold=p.cellprob_threshold,
-            min_size=p.min_size_px, niter=p.niter, do_3D=bool(p.do_3D) and is_3d,
-            stitch_threshold=p.stitch_threshold if is_3d else 0.0,
-            anisotropy=self._anisotropy(), batch_size=p.batch_size, augment=p.augment)[:2]
+        masks, flows = self.model.eval(np.asarray(image, dtype=np.float32), **self.eval_kwargs(image.ndim))[:2]
         masks = np.asarray(masks).reshape(image.shape)
         if p.unconverged_min_size_px is not None:
             cellprob = np.asarray(flows[2], dtype=np.float32).reshape(image.shape)
