@@ -12,7 +12,9 @@ TF, BC(0..3), CCA, and the time per step. Measurements on CTC data stay out of t
 `01_GT/SEG`; e.g. a synthetic colony from `marrowflow.synthetic_colony.write_colony_ctc`),
 linking only (`gt` mode); without a known pixel size the largest step is 3 cell radii (the median
 equivalent radius of the masks) unless `--set tracking.max_distance_px=...` says otherwise.
-`--method` runs each of sparse_lap, laptrack, motile (motile gets the masks' overlaps);
+`--method` runs each of auto, sparse_lap, laptrack, motile (motile, and auto where it picks
+motile, get the masks' overlaps; the table's `method` is the one used, `crowding` the figure auto
+decides by);
 `--set tracking.drift_correction=true` estimates the drift from the images first (timed with tracking).
 
     .venv/bin/python benchmarks/bench_ctc_tracking.py [--data DIR] [--modes gt seg] [--set tracking.key=value ...]
@@ -37,10 +39,11 @@ from marrowflow.evaluate.ctc_measures import evaluate_ctc
 from marrowflow.measure.cells import measure_frame
 from marrowflow.segment.presets import expand_preset
 from marrowflow.segment.segmenter import segment_frame
+from marrowflow.track.auto import crowding
 from marrowflow.track.costs import cell_scale, movie_overlaps
 from marrowflow.track.ctc import relabel_frame, tracks_to_ctc
 from marrowflow.track.drift import drift_array, estimate_drift
-from marrowflow.track.linking import track_cells
+from marrowflow.track.linking import chosen_method, track_cells
 from marrowflow.workflow.config import validate_config
 
 from bench_data import DATA_HELP, REPO, default_data_dir
@@ -108,6 +111,12 @@ def write_ctc(tracks: pd.DataFrame, labels: list[np.ndarray], out: Path) -> None
     tracks_to_ctc(tracks).to_csv(out / "res_track.txt", sep=" ", header=False, index=False)
 
 
+def _crowding(cells: pd.DataFrame) -> float:
+    """The crowding figure `tracking.method: auto` decides by (`marrowflow.track.auto`)."""
+    radius = np.sqrt(cells["area_px"].to_numpy(np.float64) / np.pi)
+    return round(crowding(cells["frame"].to_numpy(), cells[["y", "x"]].to_numpy(np.float64), radius), 4)
+
+
 def parse_overrides(items: list[str]) -> dict:
     cfg: dict = {}
     for item in items:
@@ -157,16 +166,19 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
                 if tracking["drift_correction"]:
                     drift = estimate_drift(tifffile.imread(f) for f in _frames(base / "01", "t*.tif"))
                 shift = None if drift is None else drift_array(drift, len(labels))
-                overlaps = movie_overlaps(labels, drift=shift) if tracking["method"] == "motile" else None
-                tracks = track_cells(cells, tracking, pixel_size_um=info["pixel_size_um"],
-                                     time_step_h=info["time_step_h"], overlaps=overlaps, drift=drift)
+                units = {"pixel_size_um": info["pixel_size_um"], "time_step_h": info["time_step_h"]}
+                need_overlaps = chosen_method(cells, tracking, **units) == "motile"
+                overlaps = movie_overlaps(labels, drift=shift) if need_overlaps else None
+                tracks = track_cells(cells, tracking, overlaps=overlaps, drift=drift, **units)
                 t3 = time.perf_counter()
                 res = work / name / mode / tracking["method"] / "01_RES"
+                used = tracks.attrs.get("tracking", {}).get("method", tracking["method"])
                 write_ctc(tracks, labels, res)
                 scores = evaluate_ctc(res, base / "01_GT")
                 t4 = time.perf_counter()
                 daughters = tracks[tracks["parent_track_id"] > 0].groupby("parent_track_id")["track_id"].nunique()
-                row = {"dataset": name, "detections": f"{mode}:{source}", "method": tracking["method"],
+                row = {"dataset": name, "detections": f"{mode}:{source}", "method": used,
+                       "method_asked": tracking["method"], "crowding": _crowding(cells),
                        "n_cells": len(cells), "n_tracks": int(tracks["track_id"].nunique()),
                        "n_divisions": int((daughters > 1).sum()),
                        **{k: scores.get(k) for k in ("Valid", "SEG", "DET", "TRA", "LNK", "CT", "TF", "BC(0)",

@@ -6,6 +6,7 @@ import runpy
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -108,3 +109,81 @@ def test_track_script_runs_with_method_motile(tmp_path):
     truth_div = int((col.tracks["parent"] > 0).sum())
     assert int((tracks.groupby("track_id")["parent_track_id"].max() > 0).sum()) == truth_div
     assert (tmp_path / "ctc" / "res_track.txt").is_file()
+
+
+def _motile_reference(g, edge_idx, div_idx, pinned, costs, divisions):
+    """The same window solved by motile itself (its own node/edge/appear/disappear/split model)."""
+    import ilpy
+    import motile
+    from motile.constraints import Constraint, MaxChildren, MaxParents
+    from motile.costs import Cost, EdgeSelectedCost, NodeAppearCost, NodeDisappearCost, Weight
+    from motile.variables import EdgeSelected, EdgeSplitPair, NodeSelected
+
+    table = {(int(g.mother[k]), int(g.dau_1[k]), int(g.dau_2[k])): float(g.division_cost[k]) for k in div_idx}
+
+    class PairCost(Cost):
+        def __init__(self):
+            self.weight = Weight(1.0)
+
+        def apply(self, solver):
+            for (e1, e2), index in solver.get_variables(EdgeSplitPair).items():
+                a, b = sorted((e1[1], e2[1]))
+                solver.add_variable_cost(index, table.get((e1[0], a, b), 0.0), self.weight)
+
+    class Pins(Constraint):
+        def instantiate(self, solver):
+            nodes, edges = solver.get_variables(NodeSelected), solver.get_variables(EdgeSelected)
+            for node in solver.graph.nodes:
+                yield nodes[node] == 1
+            for edge, value in pinned.items():
+                yield edges[edge] == value
+
+    frames = set(g.frame[g.src[edge_idx]].tolist())
+    tg = motile.TrackGraph(frame_attribute="t")
+    for i in np.flatnonzero(np.isin(g.frame, sorted(frames | {max(frames) + 1}))).tolist():
+        tg.add_node(i, {"t": int(g.frame[i])})
+    for e in edge_idx.tolist():
+        tg.add_edge((int(g.src[e]), int(g.dst[e])), {"cost": float(g.link_cost[e])})
+    solver = motile.Solver(tg)
+    solver.add_cost(EdgeSelectedCost(weight=1.0, attribute="cost"), name="link")
+    solver.add_cost(NodeAppearCost(constant=costs.track_start_cost), name="start")
+    solver.add_cost(NodeDisappearCost(constant=costs.track_end_cost), name="end")
+    if divisions:
+        solver.add_cost(PairCost(), name="division")
+    solver.add_constraint(MaxParents(1))
+    solver.add_constraint(MaxChildren(2 if divisions else 1))
+    solver.add_constraint(Pins())
+    solution = solver.solve(num_threads=1, backend=ilpy.Preference.Scip)
+    return {edge for edge, index in solver.get_variables(EdgeSelected).items() if solution[index] > 0.5}
+
+
+@pytest.mark.parametrize("divisions", [True, False])
+def test_compact_ilp_finds_motiles_own_optimum(colony, divisions):
+    """`_solve_window`'s pruned link/pair ILP selects what motile's own model of the same costs
+    selects, with some links pinned (as from an earlier window) and with divisions off."""
+    from marrowflow.track import linking, motile_solver
+    from marrowflow.track.costs import cell_scale
+
+    _, cells, overlaps = colony
+    p = TrackingParams(max_distance_px=15.0, method="motile", divisions=divisions)
+    det, order = linking._detections(cells, p)
+    area = cells["area_px"].to_numpy(float)[order]
+    costs = motile_solver.MotileCosts(
+        candidate_neighbours=p.candidate_neighbours, max_distance_px=p.max_distance_px,
+        distance_weight=p.distance_weight, overlap_weight=p.overlap_weight, area_weight=p.motile_area_weight,
+        track_start_cost=p.track_start_cost, track_end_cost=p.track_end_cost, division_cost=p.motile_division_cost,
+        division_area_weight=p.division_area_weight, division_overlap_weight=p.division_overlap_weight)
+    g = motile_solver.candidate_graph(det.frame, det.pos, area, linking._overlap_indices(cells.iloc[order], overlaps),
+                                      det.pos, cell_scale(area), costs, divisions=divisions)
+    edge_frame = g.frame[g.src]
+    edge_idx = np.flatnonzero((edge_frame >= 3) & (edge_frame < 11))
+    div_idx = np.flatnonzero((g.frame[g.mother] >= 3) & (g.frame[g.mother] < 11))
+    first = edge_idx[edge_frame[edge_idx] == 3]
+    # pin the cheapest link out of two frame-3 cells to 1 and one costly link to 0
+    cheap = first[np.argsort(g.link_cost[first])[:2]]
+    costly = first[np.argmax(g.link_cost[first])]
+    pinned = {(int(g.src[e]), int(g.dst[e])): 1 for e in cheap} | {(int(g.src[costly]), int(g.dst[costly])): 0}
+    ours = motile_solver._solve_window(g, edge_idx, div_idx, pinned, costs, divisions)
+    reference = _motile_reference(g, edge_idx, div_idx, pinned, costs, divisions)
+    assert len(ours) > 50
+    assert ours == reference

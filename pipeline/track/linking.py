@@ -20,6 +20,9 @@ candidate search is a pandas row loop over all segment pairs).
 1-2 with laptrack's own costs, position only). `method: motile` solves all links and divisions at
 once as an ILP over a candidate graph with overlap-aware costs (`marrowflow.track.motile_solver`,
 `marrowflow.track.costs`; needs the masks' overlaps, `costs.movie_overlaps`, for its overlap terms).
+`method: auto` (the default) picks `motile` or `sparse_lap` per sample from how crowded the
+detections are (`marrowflow.track.auto`; `chosen_method` tells callers whether to count the
+overlaps).
 Any method can first remove the stage drift from the positions (`drift`, see
 `marrowflow.track.drift`).
 
@@ -31,6 +34,8 @@ again; with two = a division). `track_id` >= 1, `parent_track_id` 0 = none.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -44,10 +49,13 @@ from scipy.spatial import cKDTree
 from marrowflow.errors import ConfigError, InputError
 from marrowflow.io.checks import warn_if_no_cells
 from marrowflow.schema import as_params, check_choice, check_keys, schema_fields, section_defaults, section_schema
+from marrowflow.track.auto import auto_method
 from marrowflow.track.costs import OVERLAP_COLUMNS, cell_scale, local_flow
 from marrowflow.track.motile_solver import MotileCosts, candidate_graph, solve_windows
 
-__all__ = ["TrackingParams", "track_cells"]
+__all__ = ["TrackingParams", "chosen_method", "track_cells"]
+
+log = logging.getLogger(__name__)
 
 EPS = 1e-6
 LINK_COLUMNS = ("frame", "label", "next_frame", "next_label")
@@ -71,6 +79,7 @@ class TrackingParams:
     intensity_column: str | None = None  # mean_<intensity_channel>
     z_scale: float = 1.0  # z step / pixel size: z coordinates are multiplied by it
     method: str = _schema("method")
+    auto_crowding: float = _schema("auto_crowding")
     gap_closing_frames: int = _schema("gap_closing_frames")
     gap_cost_per_frame: float = _schema("gap_cost_per_frame")
     divisions: bool = _schema("divisions")
@@ -591,6 +600,42 @@ def _remove_drift(cells: pd.DataFrame, drift: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _resolve(det: _Detections, p: TrackingParams, *,
+             overlaps_given: bool = True) -> tuple[TrackingParams, float | None]:
+    """`p` with `method: auto` replaced by the method the detections' crowding picks (logged).
+    Crowded but without the masks' overlaps (`overlaps_given` False), auto keeps `sparse_lap`:
+    motile's costs rest on them."""
+    if p.method != "auto":
+        return p, None
+    method, value = auto_method(det.frame, det.pos, det.radius, p.auto_crowding)
+    if value is None:
+        log.info("tracking.method auto: no area_px column, so no crowding figure; using sparse_lap")
+    elif method == "motile" and not overlaps_given:
+        method = "sparse_lap"
+        log.warning("tracking.method auto: crowding %.3f >= tracking.auto_crowding %.2f asks for motile, but no "
+                    "mask overlaps were given (marrowflow.track.costs.movie_overlaps); using sparse_lap",
+                    value, p.auto_crowding)
+    else:
+        log.info("tracking.method auto: crowding %.3f (share of cells touching a neighbour) %s "
+                 "tracking.auto_crowding %.2f: using %s", value, ">=" if method == "motile" else "<",
+                 p.auto_crowding, method)
+    return dataclasses.replace(p, method=method), value
+
+
+def chosen_method(cells: pd.DataFrame, params: TrackingParams | Mapping[str, Any] | None, *,
+                  pixel_size_um: float | None = None, time_step_h: float | None = None,
+                  z_step_um: float | None = None) -> str:
+    """The method `track_cells` uses for this cells table when given the masks' overlaps:
+    `method: auto` resolved by the cells' crowding (`marrowflow.track.auto`), any other method as
+    set. Callers use it to decide whether to count the overlaps (only motile needs them)."""
+    p = as_params(TrackingParams, params, pixel_size_um=pixel_size_um, time_step_h=time_step_h,
+                  z_step_um=z_step_um)
+    if p.method != "auto" or len(cells) == 0:
+        return p.method if p.method != "auto" else "sparse_lap"
+    det, _ = _detections(cells, p)
+    return auto_method(det.frame, det.pos, det.radius, p.auto_crowding)[0]
+
+
 def track_cells(cells: pd.DataFrame, params: TrackingParams | Mapping[str, Any] | None, *,
                 pixel_size_um: float | None = None, time_step_h: float | None = None,
                 z_step_um: float | None = None, fixed_links: pd.DataFrame | None = None,
@@ -606,7 +651,8 @@ def track_cells(cells: pd.DataFrame, params: TrackingParams | Mapping[str, Any] 
     `method: motile`; without them its costs use distance and area only. `drift` (columns frame,
     dy, dx[, dz]: `marrowflow.track.drift.estimate_drift`) is subtracted from the positions
     before linking (the output keeps the measured positions). Rows keep the input order; the
-    input table is not modified.
+    input table is not modified. `method: auto` is resolved here (`chosen_method`); the output's
+    `attrs["tracking"]` records the method asked for, the one used and the crowding figure.
     """
     p = as_params(TrackingParams, params, pixel_size_um=pixel_size_um, time_step_h=time_step_h,
                   z_step_um=z_step_um)
@@ -616,6 +662,8 @@ def track_cells(cells: pd.DataFrame, params: TrackingParams | Mapping[str, Any] 
         out["parent_track_id"] = pd.Series(dtype=np.int64)
         return out
     det, order = _detections(cells if drift is None else _remove_drift(cells, drift), p)
+    requested = p.method
+    p, crowding_value = _resolve(det, p, overlaps_given=overlaps is not None)
     fixed_src, fixed_dst = _fixed_link_indices(cells.iloc[order], fixed_links)
     if p.method == "motile":
         if "area_px" not in cells.columns:
@@ -633,4 +681,5 @@ def track_cells(cells: pd.DataFrame, params: TrackingParams | Mapping[str, Any] 
     par[order] = parent
     out["track_id"] = tid
     out["parent_track_id"] = par
+    out.attrs["tracking"] = {"method_requested": requested, "method": p.method, "crowding": crowding_value}
     return out

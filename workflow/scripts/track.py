@@ -1,6 +1,7 @@
-"""Rule track: link cells into tracks with divisions (honouring reviewed links; method motile
-with the masks' overlaps; positions corrected by drift.csv when tracking.drift_correction is on), smooth types
-along tracks, write the tracks table and the CTC results (reviewed label frames included)."""
+"""Rule track: link cells into tracks with divisions (honouring reviewed links; method motile, or
+auto where the cells are crowded, with the masks' overlaps; positions corrected by drift.csv when
+tracking.drift_correction is on), smooth types along tracks, write the tracks table and the CTC
+results (reviewed label frames included)."""
 from marrowflow.classify.track_vote import TrackVoteParams, vote_along_tracks
 from marrowflow.io import MovieMetadata, open_labels, read_json, read_table, write_table
 from marrowflow.review.apply import apply_label_review, apply_track_review, review_fixed_links
@@ -9,7 +10,7 @@ from marrowflow.review.geff_import import apply_geff_review
 from marrowflow.track.costs import movie_overlaps
 from marrowflow.track.ctc_export import write_ctc_results
 from marrowflow.track.drift import drift_array
-from marrowflow.track.linking import TrackingParams, track_cells
+from marrowflow.track.linking import TrackingParams, chosen_method, track_cells
 from marrowflow.workflow.step import run_step
 
 
@@ -22,7 +23,8 @@ def main(smk):
     review = load_review(smk.params.review_dir)
     drift = read_table(smk.input.drift[0]) if smk.input.drift else None
     overlaps = None
-    if tracking.method == "motile":  # mask overlaps of consecutive frames, reviewed frames included
+    # mask overlaps of consecutive frames (reviewed frames included) for motile, also when auto picks it
+    if chosen_method(cells, tracking) == "motile":
         with open_labels(smk.input.labels) as labels:
             shift = drift_array(drift, labels.n_frames) if drift is not None else None
             overlaps = movie_overlaps((apply_label_review(labels.read_frame(t), t, review)
