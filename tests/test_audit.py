@@ -55,6 +55,8 @@ def test_proposal_is_stratified_seeded_and_empty_to_fill():
                                                             "unknown": 25, "megakaryocyte": 3}
     assert (audit["true_type"] == "").all()
     assert list(audit.columns) == ["frame", "label", "track_id", "y", "x", "called_type", "type_score", "true_type"]
+    in_3d = propose_audit(cells.assign(z=2.5), 25, seed=1)  # a 3D sample's cells: z to find them by
+    assert list(in_3d.columns[3:6]) == ["z", "y", "x"] and in_3d.drop(columns="z").equals(audit)
     assert audit.equals(propose_audit(cells, 25, seed=1))
     assert not audit.equals(propose_audit(cells, 25, seed=2))
     assert audit["frame"].nunique() > 10  # from all frames, not the first ones

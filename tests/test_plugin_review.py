@@ -1,5 +1,6 @@
 """The napari review plugin, run for real (Xvfb, Qt xcb): reader, widget actions, painting with a
-real mouse event, saving, the npe2 manifest and a screenshot of the docked widget."""
+real mouse event, saving, the npe2 manifest and a screenshot of the docked widget; a 3D sample in
+slices and in the 3D view, its edits picked up by a rerun of the workflow."""
 
 import shutil
 import subprocess
@@ -8,6 +9,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+import tifffile
 import yaml
 from qtpy.QtCore import QPoint, Qt
 
@@ -15,6 +17,8 @@ from marrowflow.review.files import Review, load_review, save_review
 from marrowflow_review._arrays import EditableLabels
 from marrowflow_review._demo import make_demo_results
 from marrowflow_review._reader import napari_get_reader
+
+from workflow_helpers import run_snakemake
 
 pytestmark = pytest.mark.napari
 PLUGIN = "marrowflow"
@@ -37,6 +41,15 @@ def _open(viewer, results):
     viewer.open(str(results), plugin=PLUGIN)
     _, widget = viewer.window.add_plugin_dock_widget(PLUGIN, "Review")
     return widget
+
+
+def _click_centre(qtbot, viewer) -> None:
+    """A real left click (press, release) in the middle of the canvas."""
+    native = viewer.window._qt_viewer.canvas.native
+    qtbot.waitExposed(native)
+    centre = QPoint(native.width() // 2, native.height() // 2)
+    qtbot.mousePress(native, Qt.MouseButton.LeftButton, pos=centre)
+    qtbot.mouseRelease(native, Qt.MouseButton.LeftButton, pos=centre)
 
 
 def _links(tracks: pd.DataFrame) -> dict:
@@ -206,11 +219,7 @@ def test_type_keys_table_and_whole_track(make_napari_viewer, qtbot, results):
     cell = s.cell(2, 4)
     viewer.scene.camera.center = (cell["y"] * 0.65, cell["x"] * 0.65)
     viewer.scene.camera.zoom = 10
-    native = viewer.window._qt_viewer.canvas.native
-    qtbot.waitExposed(native)
-    centre = QPoint(native.width() // 2, native.height() // 2)
-    qtbot.mousePress(native, Qt.MouseButton.LeftButton, pos=centre)
-    qtbot.mouseRelease(native, Qt.MouseButton.LeftButton, pos=centre)
+    _click_centre(qtbot, viewer)
     assert s.selected == (2, 4)
     assert "frame 2 label 4" in widget.selected_label.text()
     assert s.cell(2, 4)["cell_type"] == "erythroid"
@@ -277,11 +286,7 @@ def test_paint_with_mouse_and_save(make_napari_viewer, qtbot, results):
     widget.start_painting()
     labels.brush_size = 3
     labels.selected_label = 77
-    native = viewer.window._qt_viewer.canvas.native
-    qtbot.waitExposed(native)
-    centre = QPoint(native.width() // 2, native.height() // 2)
-    qtbot.mousePress(native, Qt.MouseButton.LeftButton, pos=centre)
-    qtbot.mouseRelease(native, Qt.MouseButton.LeftButton, pos=centre)
+    _click_centre(qtbot, viewer)
     assert labels.data[3, 20, 20] == 77
     assert labels.data[2, 20, 20] == 0
     assert 3 in widget.session.pending.reviewed_frames
@@ -326,3 +331,129 @@ def test_screenshot_with_docked_widget_is_not_blank(make_napari_viewer, results)
     assert shot.shape[0] >= 600 and shot.shape[1] >= 1000
     rgb = shot[..., :3].astype(float)
     assert rgb.std() > 10 and len(np.unique(rgb.reshape(-1, 3), axis=0)) > 50
+
+
+# ---------------------------------------------------------------------------- a 3D sample (T, Z, Y, X)
+@pytest.fixture
+def spheroid(tiny_spheroid_project, tmp_path):
+    """A fresh copy of a 3D project the workflow ran on (12 frames of 12 x 64 x 64 voxels, z step
+    4x the pixel size); its results folder."""
+    project = tmp_path / "project"
+    shutil.copytree(tiny_spheroid_project, project, symlinks=True)
+    return project / "results" / "spheroid"
+
+
+def _centre_voxel(session, frame: int, label: int) -> tuple[int, int, int]:
+    cell = session.cell(frame, label)
+    return int(round(cell["z"])), int(round(cell["y"])), int(round(cell["x"]))
+
+
+def _cell_on_top(session, frame: int, *, tracked_before: bool = False) -> int:
+    """A cell of `frame` that is the first one seen at its centre from above (the 3D view's default
+    camera looks down the z axis), optionally one whose track was there a frame before."""
+    labels = session.labels.frame(frame)
+    tracks = session.tracks
+    for label in tracks.loc[tracks["frame"] == frame, "label"]:
+        _, y, x = _centre_voxel(session, frame, label)
+        column = labels[:, y, x]
+        on_top = column[column > 0][-1:].tolist() == [label]
+        track = session.cell(frame, label)["track_id"]
+        if on_top and (not tracked_before or ((tracks["frame"] == frame - 1) & (tracks["track_id"] == track)).any()):
+            return int(label)
+    raise AssertionError(f"no cell of frame {frame} is on top at its centre")
+
+
+@pytest.mark.slow
+def test_reader_opens_3d_results_with_the_z_scale(make_napari_viewer, spheroid):
+    viewer = make_napari_viewer()
+    viewer.open(str(spheroid), plugin=PLUGIN)
+    session = viewer.layers["labels"].metadata["marrowflow_session"]
+    md = session.metadata
+    assert md.axes == "TCZYX" and md.z_step_um == pytest.approx(4 * md.pixel_size_um)
+    assert [layer.name for layer in viewer.layers] == [*md.channel_names, "labels", "cell types", "tracks"]
+    for layer in viewer.layers:  # images, labels, types and tracks share the (frame, z, y, x) scale
+        assert layer.ndim == 4, layer.name
+        np.testing.assert_allclose(layer.scale, [1, md.z_step_um, md.pixel_size_um, md.pixel_size_um])
+    assert viewer.layers["nuclei"].data.shape == viewer.layers["labels"].data.shape == (12, 12, 64, 64)
+    assert viewer.dims.range[1].step == pytest.approx(md.z_step_um)
+    tracks = viewer.layers["tracks"]  # rows [track_id, t, z, y, x] in voxels
+    table = session.tracks[session.tracks["track_id"] > 0].sort_values(["track_id", "frame"], kind="stable")
+    np.testing.assert_allclose(tracks.data[:, 1:], table[["frame", "z", "y", "x"]])
+    label = _cell_on_top(session, 5)
+    z, y, x = _centre_voxel(session, 5, label)
+    types = viewer.layers["cell types"].data[5]
+    assert session.classes[types[z, y, x] - 1] == session.cell(5, label)["cell_type"]
+
+
+@pytest.mark.slow
+def test_3d_edits_in_slices_and_the_3d_view_are_picked_up_by_a_rerun(make_napari_viewer, qtbot, spheroid):
+    viewer = make_napari_viewer(show=True)
+    widget = _open(viewer, spheroid)
+    viewer.window._qt_window.resize(1000, 700)
+    s, labels = widget.session, viewer.layers["labels"]
+    md = s.metadata
+    # in slices: going to a cell shows its plane centred on it; a click selects it, a button types it
+    a = next(lab for lab in s.tracks.loc[s.tracks["frame"] == 3, "label"]
+             if s.labels.frame(3)[_centre_voxel(s, 3, lab)] == lab)
+    plane, y, x = _centre_voxel(s, 3, a)
+    widget.go_to(3, a)
+    assert viewer.dims.current_step[:2] == (3, plane)
+    np.testing.assert_allclose(viewer.scene.camera.center[-2:], s.world_position(3, a)[2:])
+    viewer.scene.camera.zoom = 10
+    s.selected = None
+    _click_centre(qtbot, viewer)
+    assert s.selected == (3, a)
+    widget.type_buttons[s.classes.index("megakaryocyte")].click()
+    # ... and painting changes that plane only
+    widget.start_painting()
+    labels.brush_size = 5
+    labels.selected_label = 999
+    _click_centre(qtbot, viewer)
+    painted = np.argwhere(labels.data.frame(3) == 999)
+    assert len(painted) >= 9 and set(painted[:, 0]) == {plane}
+    # in the 3D view: a click selects the first cell under the mouse; types and tracks are edited
+    labels.mode = "pan_zoom"
+    viewer.dims.ndisplay = 3
+    b = _cell_on_top(s, 6, tracked_before=True)
+    widget.go_to(6, b)
+    np.testing.assert_allclose(viewer.scene.camera.center, s.world_position(6, b)[1:])
+    assert viewer.screenshot(canvas_only=True, flash=False)[..., :3].std() > 10  # the volume renders
+    s.selected = None
+    _click_centre(qtbot, viewer)
+    assert s.selected == (6, b)
+    widget.type_buttons[s.classes.index("erythroid")].click()
+    track = int(s.cell(6, b)["track_id"])
+    before = int(s.tracks.loc[(s.tracks["track_id"] == track) & (s.tracks["frame"] == 5), "label"].item())
+    widget.split_button.click()
+    assert s.cell(6, b)["track_id"] != s.cell(5, before)["track_id"]
+    # ... and a 3D fill with the background deletes a whole cell (every plane of it)
+    e = _cell_on_top(s, 9)
+    assert len(set(np.nonzero(s.labels.frame(9) == e)[0])) >= 2
+    widget.go_to(9, e)
+    widget.start_painting()
+    labels.mode = "fill"
+    labels.n_edit_dimensions = 3
+    labels.selected_label = 0
+    _click_centre(qtbot, viewer)
+    assert not (labels.data.frame(9) == e).any()
+    assert s.pending.reviewed_frames == [3, 9]
+    widget.save_button.click()
+    assert "all saved" in widget.status.text()
+    review_dir = spheroid.parent.parent / "reviews" / "spheroid"
+    saved = load_review(review_dir)
+    assert saved.reviewed_frames == [3, 9]
+    assert tifffile.imread(review_dir / "labels.tif").shape == (md.n_frames, *md.shape_zyx)
+    assert sorted(map(tuple, saved.cell_types[["frame", "label", "cell_type"]].to_numpy().tolist())) == [
+        (3, a, "megakaryocyte"), (6, b, "erythroid")]
+    assert saved.track_edits[["action", "frame", "label", "next_frame", "next_label"]].values.tolist() == [
+        ["unlink", 5, before, 6, b]]
+    # the rerun picks every edit up
+    result = run_snakemake(spheroid.parent.parent, "results/spheroid/tracks.parquet")
+    assert result.returncode == 0, result.stderr[-4000:]
+    tracks = pd.read_parquet(spheroid / "tracks.parquet").set_index(["frame", "label"])
+    assert (9, e) not in tracks.index
+    assert tracks.loc[(3, 999), "z"] == plane
+    for cell, kind in (((3, a), "megakaryocyte"), ((6, b), "erythroid")):
+        assert (tracks.loc[cell, "cell_type"], tracks.loc[cell, "type_source"]) == (kind, "review")
+    assert tracks.loc[(6, b), "track_id"] != tracks.loc[(5, before), "track_id"]
+    assert tracks.loc[(6, b), "parent_track_id"] != tracks.loc[(5, before), "track_id"]

@@ -25,7 +25,7 @@ from marrowflow.errors import InputError
 from marrowflow.io.tables import read_table, write_table
 
 AUDIT_NAME = "audit.csv"
-AUDIT_COLUMNS = ["frame", "label", "track_id", "y", "x", "called_type", "type_score",
+AUDIT_COLUMNS = ["frame", "label", "track_id", "z", "y", "x", "called_type", "type_score",
                  "true_type"]
 NEED = ("frame", "label", "called_type", "true_type")
 ERROR_COLUMNS = ["called_type", "n_audited", "n_wrong", "error_rate", "ci_low", "ci_high"]
@@ -35,7 +35,7 @@ CORRECTED_COLUMNS = ["sample", "frame", "time_h", "cell_type", "n_called", "corr
 def propose_audit(cells: pd.DataFrame, n_per_type: int, *, seed: int = 0) -> pd.DataFrame:
     """Up to `n_per_type` cells per called type, drawn at random (seeded) from all frames, with an
     empty `true_type` to fill; sorted by called type, frame and label. Columns: those of
-    `AUDIT_COLUMNS` that `cells` has (frame, label and cell_type are needed)."""
+    `AUDIT_COLUMNS` that `cells` has (frame, label and cell_type are needed; `z` in a 3D sample)."""
     if n_per_type < 1:
         raise ValueError(f"n_per_type must be >= 1, got {n_per_type}")
     rng = np.random.default_rng(seed)

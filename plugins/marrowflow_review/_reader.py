@@ -54,7 +54,8 @@ def session_layers(session: ReviewSession) -> list[tuple]:
     layers.append((session.type_map, {"name": "cell types", "scale": scale, "metadata": meta, "opacity": 0.6,
                                       "colormap": type_colormap(session.classes),
                                       "contrast_limits": (-0.5, len(session.classes) + 0.5),
-                                      "interpolation2d": "nearest", "blending": "translucent"}, "image"))
+                                      "interpolation2d": "nearest", "interpolation3d": "nearest",
+                                      "blending": "translucent"}, "image"))
     if session.has_tracks and len(session.tracks):
         data, graph = napari_tracks(session.tracks)
         layers.append((data, {"name": "tracks", "graph": graph, "scale": scale, "metadata": meta,

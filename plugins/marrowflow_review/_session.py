@@ -209,10 +209,25 @@ class ReviewSession:
 
     @property
     def scale(self) -> tuple[float, ...]:
-        """Layer scale (frame, [z], y, x): 1 per frame, µm per pixel where known."""
+        """Layer scale (frame, [z], y, x): 1 per frame, µm per pixel and per z step where known (an
+        unknown z step is taken as the pixel size)."""
         px = self.metadata.pixel_size_um or 1.0
-        z = (self.metadata.z_step_um or 1.0,) if self.metadata.ndim_spatial == 3 else ()
+        z = (self.metadata.z_step_um or px,) if self.metadata.ndim_spatial == 3 else ()
         return (1.0, *z, px, px)
+
+    def world_position(self, frame: int, label: int) -> tuple[float, ...] | None:
+        """A cell's centre in the layers' world coordinates (frame, [z], y, x), or None when the
+        table lacks the cell (a 3D table without `z` gives the middle plane)."""
+        cell = self.cell(frame, label)
+        if cell is None:
+            return None
+        scale = self.scale
+        if len(scale) == 4:
+            z = float(cell["z"]) if "z" in cell.index else (self.metadata.shape_zyx[0] - 1) / 2
+            pixels = (z, float(cell["y"]), float(cell["x"]))
+        else:
+            pixels = (float(cell["y"]), float(cell["x"]))
+        return (float(frame), *(p * s for p, s in zip(pixels, scale[1:])))
 
     # ------------------------------------------------------------------ cell types
     def type_index(self, cell_type: str) -> int:

@@ -54,6 +54,7 @@ class ReviewWidget(QWidget):
         super().__init__()
         self.viewer = napari_viewer
         self.session = None
+        self._shown_frame: int | None = None
         layout = QVBoxLayout(self)
         self.header = QLabel("open a results folder (results/<sample>/) with the marrowflow reader")
         self.header.setWordWrap(True)
@@ -258,7 +259,11 @@ class ReviewWidget(QWidget):
         if moved:
             return
         labels = self._layer("labels")
-        value = labels.get_value(event.position, world=True) if labels is not None else None
+        if labels is None:
+            return
+        # in the 3D view: the first cell along the ray under the mouse
+        value = labels.get_value(event.position, view_direction=event.view_direction,
+                                 dims_displayed=list(event.dims_displayed), world=True)
         if value:
             self.select(self.frame, int(value))
 
@@ -315,12 +320,15 @@ class ReviewWidget(QWidget):
         self.go_to(frame, label)
 
     def go_to(self, frame: int, label: int) -> None:
-        """Show frame `frame` centred on cell `label`, and select it."""
-        self.viewer.dims.set_current_step(0, frame)
-        cell = self.session.cell(frame, label)
-        if cell is not None:
-            scale = self.session.scale
-            self.viewer.scene.camera.center = (float(cell["y"]) * scale[-2], float(cell["x"]) * scale[-1])
+        """Show frame `frame` centred on cell `label` (in a 3D sample shown in slices: on its
+        plane), and select it."""
+        dims = self.viewer.dims
+        dims.set_current_step(0, frame)
+        world = self.session.world_position(frame, label)
+        if world is not None and len(world) == dims.ndim:
+            for axis in (a for a in dims.not_displayed if a != 0):  # the cell's z plane (axis 0: frames)
+                dims.set_point(axis, world[axis])
+            self.viewer.scene.camera.center = tuple(world[axis] for axis in dims.displayed)
         self.select(frame, label)
 
     # ------------------------------------------------------------------ actions
@@ -397,8 +405,9 @@ class ReviewWidget(QWidget):
 
     # ------------------------------------------------------------------ refreshing
     def _frame_changed(self, event=None) -> None:
-        if self.session is None:
+        if self.session is None or self.frame == self._shown_frame:  # only the z plane changed
             return
+        self._shown_frame = self.frame
         if self.this_frame.isChecked():
             self.refresh_table()
         self._show_selection()
