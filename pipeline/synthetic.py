@@ -51,7 +51,7 @@ import math
 import numbers
 import os
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -73,6 +73,7 @@ __all__ = [
     "LINEAGE_MARKER",
     "OrganoidParams",
     "SyntheticMovie",
+    "simulate_frames",
     "simulate_organoid",
     "true_counts",
     "write_synthetic",
@@ -487,26 +488,26 @@ def _render(
     return out
 
 
-def simulate_organoid(params: OrganoidParams | None = None, seed: int | None = None) -> SyntheticMovie:
-    """Simulate one organoid movie; `seed` overrides `params.seed`. Deterministic."""
-    p = params or OrganoidParams()
+def _simulator(p: OrganoidParams, seed: int | None) -> _Simulator:
     rng = np.random.default_rng(p.seed if seed is None else seed)
     if p.ndim == 3:
         from marrowflow.synthetic_3d import Simulator3D
-        sim: _Simulator = Simulator3D(p, rng)
-    else:
-        sim = _Simulator(p, rng)
+        return Simulator3D(p, rng)
+    return _Simulator(p, rng)
+
+
+def _frames(sim: _Simulator) -> Iterator[tuple[np.ndarray, np.ndarray, list[tuple]]]:
+    """(image, labels, truth rows) of each frame in turn; `sim` holds the lineage as it grows."""
+    p = sim.p
     bg = sim.background_field()
     scale = np.array([p.nuclei_brightness] + [p.marker_brightness] * len(_MARKERS))
-    movie = np.empty((p.n_frames, len(CHANNEL_NAMES)) + sim.shape, np.uint16)
-    labels = np.empty((p.n_frames,) + sim.shape, np.uint32)
-    rows: list[tuple] = []
     cells = sim.founders()
     for t in range(p.n_frames):
         if t:
             cells = sim.step(t, cells)
         t_h = t * p.time_step_h
         values = np.zeros((sim.next_label, len(CHANNEL_NAMES)))
+        rows: list[tuple] = []
         for c in cells:
             lv = _levels(c, t_h, p.marker_rise_h)
             marker = [p.marker_basal + (1 - p.marker_basal) * lv[m] for m in _MARKERS]
@@ -516,11 +517,37 @@ def simulate_organoid(params: OrganoidParams | None = None, seed: int | None = N
             sim.commit[c.label] = c.commit_h
             rows.append((t, c.label, *c.pos, sim.radius(c), _true_type(c, lv),
                          c.fate or "progenitor", *(lv[m] for m in _MARKERS)))
-        labels[t] = sim.rasterise(cells)
-        movie[t] = sim.render(labels[t], values, bg)
-        visible = set(np.unique(labels[t]).tolist())
+        labels = sim.rasterise(cells)
+        image = sim.render(labels, values, bg)
+        visible = set(np.unique(labels).tolist())
         sim.end_cause.update({c.label: "covered" for c in cells if c.label not in visible})
         cells = [c for c in cells if c.label in visible]  # fully covered by neighbours: gone
+        yield image, labels, rows
+
+
+def simulate_frames(params: OrganoidParams | None = None, seed: int | None = None
+                    ) -> Iterator[tuple[np.ndarray, np.ndarray, dict[int, str], dict[int, int]]]:
+    """The frames of `simulate_organoid` one at a time, without holding the movie (for movies
+    larger than memory): `(image (C, [Z,] Y, X) uint16, labels ([Z,] Y, X) uint32, {label: true
+    type} of the cells in view, parents)`, where `parents` (label -> parent label, 0 for a
+    founder) grows as cells are born."""
+    sim = _simulator(params or OrganoidParams(), seed)
+    type_at = 3 + len(sim.POS_COLUMNS)  # rows: frame, label, *position, radius, type, ...
+    for image, labels, rows in _frames(sim):
+        visible = set(np.unique(labels).tolist())
+        yield image, labels, {row[1]: row[type_at] for row in rows if row[1] in visible}, sim.parents
+
+
+def simulate_organoid(params: OrganoidParams | None = None, seed: int | None = None) -> SyntheticMovie:
+    """Simulate one organoid movie; `seed` overrides `params.seed`. Deterministic."""
+    p = params or OrganoidParams()
+    sim = _simulator(p, seed)
+    movie = np.empty((p.n_frames, len(CHANNEL_NAMES)) + sim.shape, np.uint16)
+    labels = np.empty((p.n_frames,) + sim.shape, np.uint32)
+    rows: list[tuple] = []
+    for t, (image, frame_labels, frame_rows) in enumerate(_frames(sim)):
+        movie[t], labels[t] = image, frame_labels
+        rows += frame_rows
     truth = pd.DataFrame(rows, columns=["frame", "label", *sim.POS_COLUMNS, "radius_px", "cell_type", "fate",
                                         *(f"level_{m}" for m in _MARKERS)])
     truth = truth.astype({"frame": "int64", "label": "int64"})
