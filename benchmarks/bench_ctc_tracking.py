@@ -10,8 +10,9 @@ TF, BC(0..3), CCA, and the time per step. Measurements on CTC data stay out of t
 
 `--ctc DIR ...` adds any folder in the CTC layout (`01/t*.tif` and `01_GT/TRA`, optionally
 `01_GT/SEG`; e.g. a synthetic colony from `marrowflow.synthetic_colony.write_colony_ctc`),
-linking only (`gt` mode); without a known pixel size the largest step is 3 cell radii (the median
-equivalent radius of the masks) unless `--set tracking.max_distance_px=...` says otherwise.
+linking only (`gt` mode; `--ctc-modes gt seg` adds the full pipeline with the config's
+segmentation, `preset: auto` in the shipped one); without a known pixel size the largest step is
+3 cell radii (the median equivalent radius of the masks) unless `--set tracking.max_distance_px=...` says otherwise.
 `--method` runs each of auto, sparse_lap, laptrack, motile (motile, and auto where it picks
 motile, get the masks' overlaps; the table's `method` is the one used, `crowding` the figure auto
 decides by);
@@ -24,6 +25,7 @@ decides by);
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import glob
 import hashlib
 import json
@@ -37,8 +39,10 @@ import yaml
 
 from marrowflow.evaluate.ctc_measures import evaluate_ctc
 from marrowflow.measure.cells import measure_frame
+from marrowflow.segment.auto import estimate_image, sample_frames
+from marrowflow.segment.classic import resolve_auto
 from marrowflow.segment.presets import expand_preset
-from marrowflow.segment.segmenter import segment_frame
+from marrowflow.segment.segmenter import SegmentationParams, segment_frame
 from marrowflow.track.auto import crowding
 from marrowflow.track.costs import cell_scale, movie_overlaps
 from marrowflow.track.ctc import relabel_frame, tracks_to_ctc
@@ -61,11 +65,16 @@ def _frames(folder: Path, pattern: str) -> list[str]:
     return sorted(glob.glob(str(folder / pattern)))
 
 
-def segmenter(config: dict, pixel_size_um: float):
-    """The pipeline's segment_frame with the config's segmentation section (preset expanded).
+def segmenter(config: dict, pixel_size_um: float, images: list[str]):
+    """The pipeline's segment_frame with the config's segmentation section (preset expanded;
+    `preset: auto` estimated once from frames sampled across `images`, as the workflow does).
     Returns (fn, name); the name carries a hash of the parameter values (the cache key)."""
-    params = expand_preset(config.get("segmentation", {}))
-    tag = hashlib.sha1(json.dumps(params, sort_keys=True, default=str).encode()).hexdigest()[:8]
+    params = SegmentationParams.from_config(expand_preset(config.get("segmentation", {})))
+    if params.backend == "classic" and params.classic.is_auto:
+        sample = [tifffile.imread(images[t]) for t in sample_frames(len(images))]
+        classic = resolve_auto(params.classic, estimate_image(sample, pixel_size_um=pixel_size_um))
+        params = dataclasses.replace(params, classic=classic)
+    tag = hashlib.sha1(json.dumps(dataclasses.asdict(params), sort_keys=True, default=str).encode()).hexdigest()[:8]
     return (lambda img: segment_frame(img, params, pixel_size_um=pixel_size_um)), f"marrowflow.segment-{tag}"
 
 
@@ -79,7 +88,7 @@ def detections(base: Path, name: str, mode: str, config: dict, info: dict,
         masks = seg_masks if source == "SEG" else _frames(base / "01_GT" / "TRA", "man_track*.tif")
         segment = None
     else:
-        segment, source = segmenter(config, info["pixel_size_um"])
+        segment, source = segmenter(config, info["pixel_size_um"], images)
     # the cache key: the folder and its truth (a regenerated synthetic colony is a new dataset)
     truth = (base / "01_GT" / "TRA" / "man_track.txt").read_bytes()
     tag = hashlib.sha1(str(base.resolve()).encode() + truth).hexdigest()[:8]
@@ -131,7 +140,9 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     ap.add_argument("--data", type=Path, default=default_data_dir(), help=DATA_HELP)
     ap.add_argument("--modes", nargs="+", default=["gt", "seg"])
     ap.add_argument("--datasets", nargs="*", default=list(DATASETS))
-    ap.add_argument("--ctc", nargs="*", default=[], type=Path, help="more CTC folders (linking only)")
+    ap.add_argument("--ctc", nargs="*", default=[], type=Path, help="more CTC folders")
+    ap.add_argument("--ctc-modes", nargs="+", default=["gt"], choices=["gt", "seg"],
+                    help="modes for the --ctc folders (seg: segmentation.classic of --config, nothing else set)")
     ap.add_argument("--method", nargs="+", default=[None], help="tracking methods (default: the config's)")
     ap.add_argument("--config", default=str(REPO / "config.yaml"))
     ap.add_argument("--set", nargs="*", default=[], help="overrides, e.g. tracking.area_weight=0.5")
@@ -144,7 +155,8 @@ def main(argv: list[str] | None = None) -> pd.DataFrame:
     work = Path(args.work)
     rows = []
     runs = [(name, args.data / name, DATASETS[name], args.modes) for name in args.datasets]
-    runs += [(folder.name, folder, {"pixel_size_um": None, "time_step_h": None, "classic": {}}, ["gt"])
+    runs += [(folder.name, folder, {"pixel_size_um": None, "time_step_h": None,
+                                    "classic": raw.get("segmentation", {}).get("classic", {})}, args.ctc_modes)
              for folder in args.ctc]
     for name, base, info, modes in runs:
         raw_ds = {**raw, "segmentation": {**raw.get("segmentation", {}), "classic": info["classic"]}}

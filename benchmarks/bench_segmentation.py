@@ -1,6 +1,7 @@
 """Segmentation accuracy and speed of every backend on the CTC datasets with SEG ground truth.
 
     .venv/bin/python benchmarks/bench_segmentation.py [--data ../shared/data] [--out DIR]
+        [--protocol auto [--seeds 3 4]]
         [--backends classic cellpose] [--datasets sim gowt1 msc] [--epochs 600]
         [--base-weights OUT/models/{dataset}/weights.pth --learning-rate 0.002]
         [--diam-mean 20 --bsize 96 --contrast-copies 2 --niter 2000
@@ -20,11 +21,18 @@ Results go to OUT/segmentation.csv and .md (default /tmp/marrowflow-bench; CTC t
 out of published material). Training is slow on CPU (600 epochs: 16-30 min per dataset on
 2 threads): run it in the background. `gt_registration.py` checks how the masks line up with
 the images.
+
+`--protocol auto` scores `preset: auto` with nothing set but the pixel size (its parameters
+estimated from frames sampled across the annotated ones) on every dataset, next to the dataset's
+own preset, and on the synthetic variants (marrowflow.synthetic_variants, simulated with --seeds,
+which benchmarks/tune_auto_recipe.py does not tune on). tune_auto_recipe.py --hold-out gives the
+leave-one-dataset-out figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import glob
 import logging
 import os
@@ -36,8 +44,11 @@ import pandas as pd
 import tifffile
 from scipy import ndimage as ndi
 
+from marrowflow.segment.auto import estimate_image, sample_frames
+from marrowflow.segment.classic import ClassicParams, resolve_auto, segment_classic
 from marrowflow.segment.metrics import match_f1, restrict_to_annotated, seg_sums
 from marrowflow.segment.segmenter import make_segmenter
+from marrowflow.synthetic_variants import VARIANTS, variant_frames
 
 from bench_data import DATA_HELP, default_data_dir
 
@@ -111,10 +122,46 @@ def crops_around_objects(images, masks, size: int):
     return out_i, out_m
 
 
+def auto_rows(data: Path, datasets, seeds) -> list[dict]:
+    """`preset: auto` (nothing set but the pixel size) against each dataset's own preset, and on
+    the synthetic variants."""
+    auto = ClassicParams.from_config({"preset": "auto"})
+    rows = []
+    for key in datasets:
+        name, preset, partial, _ = DATASETS[key]
+        _, images, gts, px = load(data, name)
+        t0 = time.perf_counter()
+        estimate = estimate_image([images[t] for t in sample_frames(len(images))], pixel_size_um=px)
+        seconds = time.perf_counter() - t0
+        params = resolve_auto(auto, estimate)
+        for label, segment in (("auto", functools.partial(segment_classic, params=params, pixel_size_um=px)),
+                               (preset, make_segmenter({"classic": {"preset": preset}}, pixel_size_um=px))):
+            rows.append({"dataset": name, "parameters": label, "diameter_um": round(estimate.diameter, 2),
+                         "polarity": estimate.polarity, "estimate_s": round(seconds, 2),
+                         **score(segment, images, gts, partial)})
+            print(rows[-1], flush=True)
+    for variant in VARIANTS:
+        total = n = 0.0
+        for seed in seeds:
+            images, labels, px = variant_frames(variant, seed)
+            estimate = estimate_image(images, pixel_size_um=px)
+            params = resolve_auto(auto, estimate)
+            r = score(functools.partial(segment_classic, params=params, pixel_size_um=px), images, labels, False)
+            total, n = total + r["SEG"] * r["n_gt"], n + r["n_gt"]
+        rows.append({"dataset": f"synthetic {variant}", "parameters": "auto",
+                     "diameter_um": round(estimate.diameter, 2), "polarity": estimate.polarity,
+                     "SEG": total / n, "n_gt": n})
+        print(rows[-1], flush=True)
+    return rows
+
+
 def main(argv=None) -> pd.DataFrame:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=default_data_dir(), help=DATA_HELP)
     ap.add_argument("--out", default="/tmp/marrowflow-bench")
+    ap.add_argument("--protocol", choices=["presets", "auto"], default="presets",
+                    help="presets: each dataset's preset and cellpose trained on it; auto: preset auto")
+    ap.add_argument("--seeds", type=int, nargs="+", default=[3, 4], help="synthetic variants' seeds (--protocol auto)")
     ap.add_argument("--backends", nargs="+", default=["classic", "cellpose"])
     ap.add_argument("--datasets", nargs="+", default=list(DATASETS))
     ap.add_argument("--epochs", type=int, default=600,
@@ -139,6 +186,12 @@ def main(argv=None) -> pd.DataFrame:
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.protocol == "auto":
+        table = pd.DataFrame(auto_rows(args.data, args.datasets, args.seeds))
+        table.to_csv(out / "segmentation_auto.csv", index=False)
+        (out / "segmentation_auto.md").write_text(table.to_markdown(index=False, floatfmt=".3f"), encoding="utf-8")
+        print(table.to_string(index=False))
+        return table
     rows = []
     for key in args.datasets:
         name, preset, partial, crop = DATASETS[key]

@@ -31,6 +31,7 @@ PARAMS = [SegmentationParams, ClassicParams, CellposeParams, MeasureParams, Clas
 # metadata, or settings only the library changes
 NOT_CONFIG_KEYS = {
     TrackingParams: {"division_max_distance_px", "intensity_column", "z_scale"},
+    ClassicParams: set(ClassicParams.INTERNAL),  # auto_keep: which keys `preset: auto` keeps
     SegmentationTrainingParams: {"learning_rate", "weight_decay", "batch_size", "bsize", "diam_mean",
                                  "min_train_masks", "rescale", "nimg_per_epoch"},
 }
@@ -65,7 +66,8 @@ def test_classic_keys_have_their_built_in_value_in_code_only():
     """A preset or the built-in values fill the classic keys, so the schema gives them no default."""
     props = section_schema("segmentation.classic")["properties"]
     assert [k for k, v in props.items() if "default" in v] == ["preset"]
-    assert {f.name for f in dataclasses.fields(ClassicParams)} == set(props) - {"preset"}
+    fields = {f.name for f in dataclasses.fields(ClassicParams)}
+    assert fields - set(ClassicParams.INTERNAL) == set(props) - {"preset"}
 
 
 def test_documented_choices_are_the_implemented_ones():

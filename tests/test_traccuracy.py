@@ -82,6 +82,23 @@ def test_traccuracy_tra_det_lnk_agree_with_py_ctcmetrics(tmp_path, case):
         assert {k: ours[k] for k in keys} == {k: direct[k] for k in keys}
 
 
+def test_a_merge_leaves_out_the_measures_that_need_a_one_to_one_matching(tmp_path):
+    """One predicted object covering two true cells: traccuracy's division and complete-track
+    measures refuse such a matching; the CTC measures are still given, the others say why not."""
+    _write(tmp_path / "gt" / "TRA", TRUTH, gt=True)
+    result = {**TRUTH, 4: (1, 5, 0)}
+    tracks = _write(tmp_path / "res", TRUTH)
+    merged = tifffile.imread(tmp_path / "res" / "mask000.tif")
+    merged[17:54, 7:54] = 1  # frame 0: cells 1 and 4 as one object
+    tifffile.imwrite(tmp_path / "res" / "mask000.tif", merged)
+    (tmp_path / "res" / "res_track.txt").write_text("".join(f"{k} {b} {e} {p}\n" for k, (b, e, p) in result.items()))
+    tracks = tracks[~((tracks["frame"] == 0) & (tracks["track_id"] == 4))]
+    write_tracks_geff(tracks, META, tmp_path / "tracks.geff")
+    ours = evaluate_traccuracy(tmp_path / "tracks.geff", tmp_path / "res", tmp_path / "gt")
+    assert 0 < ours["TRA"] < 1.0 and ours["divisions"] is None and ours["complete_lineages"] is None
+    assert "one-to-one" in ours["notes"]["divisions"]
+
+
 def test_the_rule_adds_traccuracy_to_evaluation_json(tiny_demo_project):
     result = json.loads((tiny_demo_project / "results" / "tiny" / "evaluation.json").read_text())
     ours, ctc = result["traccuracy"], result["ctc"]

@@ -9,7 +9,7 @@ import yaml
 
 from marrowflow.synthetic import OrganoidParams, simulate_organoid, true_counts
 
-from workflow_helpers import TINY_DEMO, run_snakemake
+from workflow_helpers import TINY_DEMO, run_snakemake, tiny_demo_row, write_project
 
 LINEAGE_MARKER = {"erythroid": "CD235a", "myeloid": "MPO", "megakaryocyte": "CD41"}
 
@@ -82,17 +82,20 @@ def test_segmentation_split_into_frame_chunks_gives_identical_labels(tiny_run):
     assert not list((tiny_run / "results_chunked" / "tiny" / "chunks").glob("*.tif"))  # temp chunks removed
 
 
-def test_an_edited_preset_file_reruns_segmentation(tiny_run, tmp_path):
+def test_an_edited_preset_file_reruns_segmentation(tmp_path):
     """Segmentation takes the preset's values, not its name: editing the preset file reruns it."""
+    project = write_project(tmp_path / "project", [tiny_demo_row()], config_updates={
+        "segmentation": {"channel": "nuclei", "classic": {"preset": None}}})  # the built-in values
+    done = run_snakemake(project, "results/tiny/labels.tif")
+    assert done.returncode == 0, done.stderr[-3000:]
     preset = tmp_path / "my_preset.yaml"
-    preset.write_text("params: {}\n")   # the built-in values: what the demo's `preset: null` uses
-    config = yaml.safe_load((tiny_run / "config.yaml").read_text())
+    preset.write_text("params: {}\n")   # the built-in values under another name
+    config = yaml.safe_load((project / "config.yaml").read_text())
     config["segmentation"]["classic"] = {"preset": str(preset)}
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))  # Snakemake compares params in order
 
     def planned_rules():
-        # parameters only: other tests of this module may touch the shared project's files
-        result = run_snakemake(tiny_run, "results/tiny/labels.tif", "-n", "--rerun-triggers", "params",
+        result = run_snakemake(project, "results/tiny/labels.tif", "-n", "--rerun-triggers", "params",
                                configfile=str(tmp_path / "config.yaml"))
         assert result.returncode == 0, result.stderr[-3000:]
         return result.stdout + result.stderr

@@ -56,7 +56,9 @@ def evaluate_traccuracy(geff_path: str | Path, res_dir: str | Path, gt_dir: str 
 
     Returns {"TRA", "DET", "LNK", "AOGM", "divisions": {"frame_buffer_<k>": {precision, recall,
     f1, tp, fp, fn, ...}} for k = 0..`frame_buffer`, "complete_lineages", "complete_tracklets",
-    "total_lineages", "total_tracklets", "version"}.
+    "total_lineages", "total_tracklets", "version"}. Where a predicted object covers two true
+    cells the matching is not one-to-one: the division and complete-track entries are then None,
+    with the reason under "notes".
     """
     import traccuracy
     from traccuracy import run_metrics
@@ -72,18 +74,27 @@ def evaluate_traccuracy(geff_path: str | Path, res_dir: str | Path, gt_dir: str 
         if gt.segmentation.shape != pred.segmentation.shape:
             raise InputError(f"{tra}: masks of shape {gt.segmentation.shape}, but the result {res_dir} has "
                              f"{pred.segmentation.shape}; the ground truth must belong to this movie")
-        results, _ = run_metrics(gt, pred, CTCMatcher(),
-                                 [CTCMetrics(), DivisionMetrics(max_frame_buffer=int(frame_buffer)),
-                                  CompleteTracks()])
-    by_name = {r["metric"]["name"]: r["results"] for r in results}
-    ctc, div, complete = by_name["CTCMetrics"], by_name["DivisionMetrics"], by_name["CompleteTracks"]
-    out = {k: float(ctc[k]) for k in ("TRA", "DET", "LNK", "AOGM")}
-    out["divisions"] = {f"frame_buffer_{k}": {_DIVISION_KEYS[name]: _number(v)
-                                              for name, v in div[f"Frame Buffer {k}"].items()
-                                              if name in _DIVISION_KEYS}
-                        for k in range(int(frame_buffer) + 1)}
-    out.update({k: _number(complete[k]) for k in ("complete_lineages", "complete_tracklets",
-                                                  "total_lineages", "total_tracklets")})
+        results, matched = run_metrics(gt, pred, CTCMatcher(), [CTCMetrics()])
+        ctc = results[0]["results"]
+        out: dict = {k: float(ctc[k]) for k in ("TRA", "DET", "LNK", "AOGM")}
+        try:  # these need a one-to-one matching: no predicted object covering two true cells
+            div = DivisionMetrics(max_frame_buffer=int(frame_buffer)).compute(matched).to_dict()["results"]
+            complete = CompleteTracks().compute(matched).to_dict()["results"]
+        except TypeError:
+            div = complete = None
+    if div is None:
+        out["divisions"] = None
+        out.update(dict.fromkeys(("complete_lineages", "complete_tracklets", "total_lineages", "total_tracklets")))
+        out["notes"] = {"divisions": "not computed: some predicted objects cover more than one true cell (merged "
+                                     "nuclei), and traccuracy's division and complete-track measures need a "
+                                     "one-to-one matching; the CTC measures (ctc) count divisions anyway"}
+    else:
+        out["divisions"] = {f"frame_buffer_{k}": {_DIVISION_KEYS[name]: _number(v)
+                                                  for name, v in div[f"Frame Buffer {k}"].items()
+                                                  if name in _DIVISION_KEYS}
+                            for k in range(int(frame_buffer) + 1)}
+        out.update({k: _number(complete[k]) for k in ("complete_lineages", "complete_tracklets",
+                                                      "total_lineages", "total_tracklets")})
     out["version"] = traccuracy.__version__
     return out
 

@@ -2,6 +2,11 @@
 
 Steps, each driven by one parameter (sizes in µm, converted with the pixel size; see `units`):
 
+0. polarity: `bright` objects (fluorescence) are used as they are; `dark` objects on a bright
+   background (absorbing bright-field) are inverted; `phase` contrast (a dark body in a bright
+   halo) is turned into its local contrast (the SD in a Gaussian window of `smooth_sigma_um`,
+   at least one pixel), bright where there is an object and flat elsewhere; after the watershed
+   each object keeps its body, the pixels darker than the frame's median;
 1. background correction (optional): subtract a grey opening of radius `background_radius_um`
    (computed on a downsampled copy, so it stays fast for large radii);
    and (`flatten_lines`) of each row's and column's median (stripes, bright frame edges);
@@ -29,6 +34,11 @@ Steps, each driven by one parameter (sizes in µm, converted with the pixel size
    that many noise SDs (see `noise`) above the background level are dropped (noise blobs that
    a low threshold lets through).
 
+`preset: auto` leaves the parameters to be estimated from the movie (`marrowflow.segment.auto`):
+`ClassicParams.auto_keep` then names the keys the config set explicitly, which the estimates do
+not replace; `resolve_auto` applies the estimates, and `segment_classic` given unresolved
+parameters estimates them from the frame itself.
+
 `units`: `um` needs the pixel size; `px` reads every size as pixels; `auto` (default) uses µm
 when the pixel size is known and pixels otherwise (logged). The pixel size may be one number
 (YX) or one number per axis ((Z, Y, X) for anisotropic stacks).
@@ -44,15 +54,16 @@ from typing import Any, ClassVar
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage import filters, morphology, segmentation, transform
+from skimage import filters, morphology, segmentation
 
 from marrowflow.errors import ConfigError
 from marrowflow.schema import check_choice, check_keys
+from marrowflow.segment.auto import ImageEstimate, NoObjectsError, auto_params, background_opening, estimate_image
 from marrowflow.segment.presets import classic_params
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ClassicParams", "segment_classic", "spacing_for"]
+__all__ = ["ClassicParams", "resolve_auto", "segment_classic", "spacing_for"]
 
 
 @dataclass(frozen=True)
@@ -63,8 +74,10 @@ class ClassicParams:
 
     SECTION: ClassVar[str] = "segmentation.classic"
     CONFIG_KEYS: ClassVar[tuple[str, ...]] = ("preset",)  # expanded into the fields by `from_config`
+    INTERNAL: ClassVar[tuple[str, ...]] = ("auto_keep",)  # fields that are not config keys
 
     units: str = "auto"
+    polarity: str = "bright"
     background_radius_um: float | None = None
     flatten_lines: bool = False
     smooth_sigma_um: float = 0.5
@@ -86,10 +99,21 @@ class ClassicParams:
     max_diameter_um: float | None = None
     min_contrast_snr: float | None = None
     exclude_border: bool = False
+    # `preset: auto`: the keys set explicitly (kept); the others are estimated from the movie.
+    # None: every value is final.
+    auto_keep: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         check_choice(self.SECTION, "units", self.units)
+        check_choice(self.SECTION, "polarity", self.polarity)
         check_choice(self.SECTION, "threshold_method", self.threshold_method)
+        if self.auto_keep is not None:  # a list after a JSON round trip; a tuple keeps it hashable
+            object.__setattr__(self, "auto_keep", tuple(sorted(self.auto_keep)))
+
+    @property
+    def is_auto(self) -> bool:
+        """True while the parameters wait to be estimated from the movie (`preset: auto`)."""
+        return self.auto_keep is not None
 
     @classmethod
     def from_config(cls, section: Mapping[str, Any] | None) -> ClassicParams:
@@ -101,6 +125,15 @@ class ClassicParams:
         """A copy with some parameters changed; an unknown name raises ConfigError."""
         check_keys(changes, [f.name for f in dataclasses.fields(self)], self.SECTION)
         return dataclasses.replace(self, **changes)
+
+
+def resolve_auto(params: ClassicParams, estimate: ImageEstimate) -> ClassicParams:
+    """`params` with the values `auto_params` derives from `estimate` for every key the config did
+    not set (`auto_keep`); unchanged when the parameters are not `auto`."""
+    if not params.is_auto:
+        return params
+    estimated = {k: v for k, v in auto_params(estimate).items() if k not in params.auto_keep}
+    return params.replace(**estimated, auto_keep=None)
 
 
 def _noise_level(work: np.ndarray) -> tuple[float, float]:
@@ -142,19 +175,6 @@ def spacing_for(ndim: int, pixel_size_um: float | Sequence[float] | None, units:
     return size
 
 
-def _background(img: np.ndarray, radius_px: np.ndarray) -> np.ndarray:
-    """Grey opening with an ellipsoid of `radius_px`, computed at a scale where the radius is ~8 px."""
-    factor = np.maximum(radius_px / 8.0, 1.0)
-    small_shape = tuple(max(int(round(s / f)), 1) for s, f in zip(img.shape, factor))
-    small = transform.resize(img, small_shape, order=1, anti_aliasing=True, preserve_range=True)
-    r = np.maximum(np.round(radius_px / factor), 1).astype(int)
-    grids = np.ogrid[tuple(slice(-k, k + 1) for k in r)]
-    footprint = sum((g / k) ** 2 for g, k in zip(grids, r)) <= 1
-    opened = ndi.grey_opening(small, footprint=footprint, mode="reflect")
-    opened = ndi.uniform_filter(opened, size=tuple(2 * r + 1), mode="reflect")
-    return transform.resize(opened, img.shape, order=1, preserve_range=True).astype(np.float32)
-
-
 def _equivalent_diameter(volume_px: np.ndarray, spacing: np.ndarray) -> np.ndarray:
     """Diameter (in spacing units) of the disk/ball with the given pixel count."""
     size = volume_px * float(np.prod(spacing))
@@ -173,11 +193,16 @@ def segment_classic(image: np.ndarray, params: ClassicParams | None = None, *,
     p = (params or ClassicParams()).replace(**changes)
     if image.ndim not in (2, 3):
         raise ValueError(f"segment_classic takes a 2D or 3D frame, got shape {image.shape}")
+    if p.is_auto:  # one frame on its own: estimate from it (a movie is estimated once, segment_movie)
+        try:
+            p = resolve_auto(p, estimate_image([image], pixel_size_um=pixel_size_um))
+        except NoObjectsError:  # nothing stands out of the noise: nothing to segment
+            return np.zeros(image.shape, np.uint32)
     spacing = spacing_for(image.ndim, pixel_size_um, p.units)
 
-    img = np.asarray(image, dtype=np.float32)
+    img = _by_polarity(np.asarray(image, dtype=np.float32), p.polarity, p.smooth_sigma_um / spacing)
     if p.background_radius_um:
-        img = img - _background(img, p.background_radius_um / spacing)
+        img = img - background_opening(img, p.background_radius_um / spacing)
     if p.flatten_lines:  # camera stripes and edge gradients: remove each row's / column's median
         img = img - np.median(img, axis=-1, keepdims=True)
         img = img - np.median(img, axis=-2, keepdims=True)
@@ -226,6 +251,8 @@ def segment_classic(image: np.ndarray, params: ClassicParams | None = None, *,
     if p.boundary_fraction is not None:
         labels = _refine_boundaries(labels, smooth, level, thr, p.boundary_fraction)
 
+    if p.polarity == "phase":  # the local contrast holds body and halo: the cell is the darker body
+        labels = _phase_dark_body(labels, np.asarray(image, np.float32), p.smooth_sigma_um / spacing)
     if p.outline_sigma_um:
         labels = _smooth_outlines(labels, p.outline_sigma_um / spacing)
     labels = _size_filter(labels, spacing, p.min_diameter_um, p.max_diameter_um, p.min_diameter_border_um)
@@ -235,6 +262,26 @@ def segment_classic(image: np.ndarray, params: ClassicParams | None = None, *,
         labels = segmentation.clear_border(labels)
     relabelled, _, _ = segmentation.relabel_sequential(labels)
     return relabelled.astype(np.uint32)
+
+
+def _by_polarity(img: np.ndarray, polarity: str, sigma_px: np.ndarray) -> np.ndarray:
+    """Bright objects on a dark background: `dark` inverted, `phase` as its local contrast."""
+    if polarity == "dark":
+        return float(img.max()) - img
+    if polarity == "phase":
+        sigma = np.maximum(sigma_px, 1.0)
+        mean = ndi.gaussian_filter(img, sigma)
+        return np.sqrt(np.maximum(ndi.gaussian_filter(img * img, sigma) - mean * mean, 0.0))
+    return img
+
+
+def _phase_dark_body(labels: np.ndarray, image: np.ndarray, sigma_px: np.ndarray) -> np.ndarray:
+    """Keep each object's pixels darker than the background (the median of the frame): a phase
+    contrast cell is a dark body inside a bright halo; holes filled back with the object's label."""
+    smooth = ndi.gaussian_filter(image, np.maximum(sigma_px, 1.0))
+    keep = (smooth < float(np.median(image))) & (labels > 0)
+    keep = ndi.binary_fill_holes(keep) & (labels > 0)
+    return np.where(keep, labels, 0)
 
 
 def _seeds(land: np.ndarray, mask: np.ndarray, h: float, min_distance_px: np.ndarray,

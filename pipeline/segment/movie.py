@@ -1,7 +1,14 @@
-"""Segment a whole movie frame by frame into a label stack on disk (memory flat in time)."""
+"""Segment a whole movie frame by frame into a label stack on disk (memory flat in time).
+
+With `preset: auto` the classic parameters are estimated once per movie, from a few frames
+sampled across all of it (`resolve_movie_params`), so every frame, and every chunk of a split
+segmentation, is segmented alike; `segmentation_record` says what was estimated and used (the
+segment step writes it as segmentation.json for the report)."""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,8 +19,12 @@ from tqdm.auto import tqdm
 from marrowflow.io import LabelStackWriter, Movie, MovieMetadata, label_scale, warn_if_no_cells
 from marrowflow.parallel import map_frames
 from marrowflow.schema import as_params
+from marrowflow.segment.auto import ImageEstimate, NoObjectsError, estimate_image, sample_frames
+from marrowflow.segment.classic import ClassicParams, resolve_auto
 from marrowflow.segment.plausibility import FrameContrast, frame_contrast, warn_if_noise_like
 from marrowflow.segment.segmenter import SegmentationParams, make_segmenter
+
+log = logging.getLogger(__name__)
 
 
 def physical_pixel_size(meta: MovieMetadata) -> float | tuple[float, float, float] | None:
@@ -23,6 +34,41 @@ def physical_pixel_size(meta: MovieMetadata) -> float | tuple[float, float, floa
     if len(meta.shape_zyx) == 3 and meta.z_step_um is not None:
         return (meta.z_step_um, meta.pixel_size_um, meta.pixel_size_um)
     return meta.pixel_size_um
+
+
+def resolve_movie_params(movie: Movie, params: SegmentationParams | Mapping[str, Any] | None, *, channel: int
+                         ) -> tuple[SegmentationParams, ImageEstimate | None]:
+    """`params` with `preset: auto` resolved from frames sampled across the whole movie (the
+    estimate, else None: parameters that are not auto, or cellpose, are returned as they are;
+    sampled frames without any object give the built-in values, with a warning)."""
+    params = as_params(SegmentationParams, params)
+    if params.backend != "classic" or not params.classic.is_auto:
+        return params, None
+    meta = movie.metadata
+    frames = sample_frames(movie.n_frames)
+    try:
+        estimate = estimate_image([movie.read_frame(t)[channel] for t in frames],
+                                  pixel_size_um=physical_pixel_size(meta), frame_numbers=frames)
+    except NoObjectsError:  # an empty movie (or empty sampled frames): nothing to estimate from
+        log.warning("preset auto: no object stands out of the noise in frames %s of %s; segmenting with the "
+                    "built-in classic values (name a preset or set segmentation.classic keys if the movie "
+                    "does hold cells)", list(frames), meta.path or "the movie")
+        kept = {k: getattr(params.classic, k) for k in params.classic.auto_keep}
+        return dataclasses.replace(params, classic=ClassicParams(**kept)), None
+    log.info("preset auto: objects ~%.3g %s across, %s, noise SD %.3g, background %.3g (unevenness %.2f of "
+             "the objects' contrast), from frames %s", estimate.diameter, estimate.units, estimate.polarity,
+             estimate.noise_sd, estimate.background_level, estimate.background_unevenness, list(frames))
+    return dataclasses.replace(params, classic=resolve_auto(params.classic, estimate)), estimate
+
+
+def segmentation_record(params: SegmentationParams, estimate: ImageEstimate | None, *,
+                        preset: str | None = None) -> dict[str, Any]:
+    """What the segmentation assumed, for segmentation.json and the report: the backend, the
+    preset asked for, the movie's estimates (`preset: auto`) and the parameters used."""
+    used = dataclasses.asdict(params.classic if params.backend == "classic" else params.cellpose)
+    used.pop("auto_keep", None)
+    return {"backend": params.backend, "preset": preset,
+            "estimate": estimate.to_dict() if estimate is not None else None, "parameters": used}
 
 
 _SEGMENTER: dict[str, Any] = {}  # the segmenter of this process (worker), built once by _start_segmenter
@@ -55,7 +101,7 @@ def segment_movie(movie: Movie, params: SegmentationParams | Mapping[str, Any] |
     """
     frames = range(movie.n_frames) if frames is None else frames
     meta = movie.metadata
-    params = as_params(SegmentationParams, params)
+    params, _ = resolve_movie_params(movie, params, channel=channel)
     processes = params.backend == "classic" and threads > 1
     threads = threads if processes else 1  # cellpose: one model, which uses the cores (or GPU) itself
     images = ((movie.read_frame(t)[channel],) for t in frames)

@@ -40,11 +40,17 @@ def load_preset(name: str) -> dict:
     return params
 
 
+AUTO = "auto"  # the preset whose values are estimated from the movie (marrowflow.segment.auto)
+
+
 def classic_params(classic: Mapping | None) -> dict:
     """Preset values overridden by the explicit keys of `segmentation.classic` (without a
-    `preset` key: the schema's default preset)."""
+    `preset` key: the schema's default preset). With `preset: auto` the explicit keys and
+    `auto_keep` (their names: the values the movie's estimates will not replace)."""
     classic = dict(classic or {})
     preset = classic.pop("preset", section_defaults("segmentation.classic")["preset"])
+    if preset == AUTO:
+        return {**classic, "auto_keep": tuple(sorted(k for k in classic if k != "auto_keep"))}
     base = load_preset(preset) if preset else {}
     return {**base, **classic}
 
@@ -54,6 +60,7 @@ def expand_preset(settings: Mapping) -> dict:
 
     Segmenting with the result gives the same labels; a workflow rule that takes it as a
     parameter reruns when a preset file changes (Snakemake compares parameters, not file dates).
+    `preset: auto` stays as the explicit keys and `auto_keep` (estimated at segment time).
     """
     out = dict(settings)
     if out.get("backend", "classic") == "classic":

@@ -182,6 +182,8 @@ def preset_document(result: TuningResult, base: ClassicParams, *, tuned_on: Mapp
     """A preset YAML document: `params` (every ClassicParams field: the starting values with the
     tuned ones applied), the scores and `tuned_on` ({sample: [frames]}) for the evaluate step."""
     params = dataclasses.asdict(base.replace(**result.params))
+    for name in ClassicParams.INTERNAL:
+        params.pop(name)
     return {
         "description": "Tuned on reviewed frames by the tune_segmentation rule (Optuna TPE, k-fold SEG).",
         "params": params,

@@ -62,6 +62,7 @@ def review_file(name):
 SAMPLE_OUTPUTS = [
     "metadata.json",
     LABELS,
+    "segmentation.json",
     "cells_typed.parquet",
     "thresholds.csv",
     "tracks.parquet",

@@ -4,7 +4,8 @@ from marrowflow.io.given_labels import label_inputs
 rule segment:
     """Segment every frame (config key `segmentation`) into a uint32 label stack, or gather the
     frame chunks segmented by separate jobs (config key `jobs`); a sample with its own labels
-    (sample sheet column `labels`, docs/own-labels.md) gets those instead."""
+    (sample sheet column `labels`, docs/own-labels.md) gets those instead. segmentation.json
+    records the parameters used and, with preset auto, what was estimated from the movie."""
     input:
         movie=sample_path,
         metadata=f"{RESULTS}/{{sample}}/metadata.json",
@@ -16,6 +17,13 @@ rule segment:
         labels=lambda wc: label_inputs(SAMPLES.loc[wc.sample, "labels"]),
     output:
         labels_output(f"{RESULTS}/{{sample}}/{LABELS}"),
+        # what the segmentation assumed (preset auto: the movie's estimates) and used
+        record=report(
+            f"{RESULTS}/{{sample}}/segmentation.json",
+            caption="../report/segmentation.rst",
+            category="Segmentation",
+            labels={"sample": "{sample}", "table": "segmentation"},
+        ),
     log:
         "logs/segment/{sample}.log",
     threads: config["jobs"]["threads_per_sample"]

@@ -7,7 +7,8 @@ import yaml
 
 from marrowflow.errors import InputError
 from marrowflow.io import MovieMetadata, atomic_write, read_json, reopen_movie
-from marrowflow.segment.classic import ClassicParams
+from marrowflow.segment.auto import estimate_image
+from marrowflow.segment.classic import ClassicParams, resolve_auto
 from marrowflow.segment.movie import physical_pixel_size
 from marrowflow.segment.train import collect_reviewed_frames, read_reviewed_frames
 from marrowflow.segment.tune import preset_document, tune_classic
@@ -35,9 +36,14 @@ def main(smk):
         raise InputError(f"the reviewed samples {list(tuned_on)} have different pixel sizes {sorted(map(str, sizes))}; "
                          "a preset is tuned at one pixel size: review frames of samples imaged alike, or tune "
                          "one preset per pixel size (training.tuning.name)")
-    base = ClassicParams.from_config(smk.params.classic)
+    pixel_size = sizes.pop()
     log = logging.getLogger("marrowflow")
-    result = tune_classic(images, masks, base=base, pixel_size_um=sizes.pop(), k_folds=tuning["k_folds"],
+    base = ClassicParams.from_config(smk.params.classic)
+    if base.is_auto:  # preset auto: the search starts from the parameters estimated on the reviewed frames
+        estimate = estimate_image(images, pixel_size_um=pixel_size)
+        base = resolve_auto(base, estimate)
+        log.info("preset auto: the search starts from the estimates %s", estimate.to_dict())
+    result = tune_classic(images, masks, base=base, pixel_size_um=pixel_size, k_folds=tuning["k_folds"],
                           n_trials=tuning["n_trials"], budget_s=tuning["budget_s"], seed=tuning["seed"],
                           progress=log.info)
     doc = preset_document(result, base, tuned_on=tuned_on, seed=tuning["seed"])

@@ -1,0 +1,154 @@
+"""`preset: auto`: size, noise and polarity estimates on images with known truth, parameters
+derived from them on synthetic 2D and 3D images nobody tuned on, and how auto flows through the
+config (explicit keys win, expand_preset keeps it, a movie is estimated once)."""
+
+import numpy as np
+import pytest
+from scipy import ndimage as ndi
+
+from marrowflow.errors import InputError
+from marrowflow.io import open_movie
+from marrowflow.segment.auto import estimate_image, noise_sd, sample_frames
+from marrowflow.segment.classic import ClassicParams, resolve_auto, segment_classic
+from marrowflow.segment.metrics import seg_score
+from marrowflow.segment.movie import resolve_movie_params, segmentation_record
+from marrowflow.segment.presets import expand_preset
+from marrowflow.segment.segmenter import SegmentationParams
+from marrowflow.synthetic import OrganoidParams, simulate_organoid, write_synthetic
+from marrowflow.synthetic_variants import VARIANTS, variant_frames
+
+AUTO = ClassicParams.from_config({"preset": "auto"})
+
+
+def disks(diameter_px: float, *, n: int = 30, size: int = 256, noise: float = 5.0, seed: int = 0,
+          polarity: str = "bright") -> tuple[np.ndarray, np.ndarray]:
+    """Non-touching disks of one diameter, blurred, on a flat background with Gaussian noise."""
+    rng = np.random.default_rng(seed)
+    labels = np.zeros((size, size), np.uint32)
+    yy, xx = np.indices(labels.shape)
+    r = diameter_px / 2
+    placed = []
+    while len(placed) < n:
+        c = rng.uniform(r + 2, size - r - 2, 2)
+        if all(np.hypot(*(c - p)) > 2 * r + 4 for p in placed):
+            placed.append(c)
+            labels[(yy - c[0]) ** 2 + (xx - c[1]) ** 2 <= r * r] = len(placed)
+    body = ndi.gaussian_filter((labels > 0).astype(np.float64), 1.0)
+    if polarity == "bright":
+        signal = 100 + 200 * body
+    elif polarity == "dark":
+        signal = 300 - 200 * body
+    else:  # phase: a dark body inside a bright halo
+        ring = ndi.gaussian_filter((ndi.binary_dilation(labels > 0, iterations=3) & ~(labels > 0)).astype(float), 1)
+        signal = 200 - 120 * body + 120 * ring
+    return (signal + rng.normal(0, noise, labels.shape)).astype(np.float32), labels
+
+
+def test_noise_sd_of_pure_noise_and_of_an_image_with_objects():
+    rng = np.random.default_rng(1)
+    assert noise_sd(rng.normal(50, 7.0, (300, 300))) == pytest.approx(7.0, rel=0.05)
+    image, _ = disks(20, noise=7.0)
+    assert noise_sd(image) == pytest.approx(7.0, rel=0.15)
+
+
+@pytest.mark.parametrize("diameter", [8.0, 16.0, 32.0])
+def test_diameter_within_15_percent_at_any_magnification(diameter):
+    image, _ = disks(diameter, n=12 if diameter > 20 else 30, size=320)
+    estimate = estimate_image([image], pixel_size_um=0.5)
+    assert estimate.units == "um" and estimate.polarity == "bright"
+    assert estimate.diameter == pytest.approx(diameter * 0.5, rel=0.15)
+    assert estimate.noise_sd == pytest.approx(5.0, rel=0.15)
+    assert estimate.background_level == pytest.approx(100, abs=5)
+
+
+@pytest.mark.parametrize("polarity", ["bright", "dark", "phase"])
+def test_polarity_is_recognised(polarity):
+    image, _ = disks(16, polarity=polarity, seed=2)
+    estimate = estimate_image([image])
+    assert estimate.polarity == polarity and estimate.units == "px"
+
+
+def test_an_empty_frame_is_a_clear_error():
+    rng = np.random.default_rng(0)
+    with pytest.raises(InputError, match="no object stands out"):
+        estimate_image([rng.normal(100, 5, (128, 128))], pixel_size_um=0.5)
+
+
+@pytest.mark.parametrize("polarity", ["bright", "dark", "phase"])
+def test_auto_segments_each_polarity(polarity):
+    image, truth = disks(16, polarity=polarity, seed=3)
+    labels = segment_classic(image, AUTO, pixel_size_um=0.5)
+    assert seg_score(labels, truth) > (0.7 if polarity == "phase" else 0.8)
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_auto_on_every_synthetic_variant(variant):
+    """Seed 7: none of the recipe's tuning seeds (benchmarks/tune_auto_recipe.py uses 1, 2)."""
+    images, labels, px = variant_frames(variant, seed=7, changes={"n_frames": 1})
+    estimate = estimate_image(images, pixel_size_um=px)
+    true_d = np.median([2 * np.sqrt(a / np.pi) * px for a in np.bincount(labels[0].ravel())[1:] if a])
+    # blur makes small nuclei look bigger, packing merges them at the cut (the disks above: 15 %)
+    assert estimate.diameter == pytest.approx(true_d, rel=0.25)
+    params = resolve_auto(AUTO, estimate)
+    assert seg_score(segment_classic(images[0], params, pixel_size_um=px), labels[0]) >= 0.7
+
+
+def test_auto_in_3d_with_anisotropic_voxels():
+    sim = simulate_organoid(OrganoidParams.from_config(
+        {"ndim": 3, "seed": 21, "n_frames": 1, "size": [80, 80], "z_slices": 14, "n_founders": 14}))
+    image, truth = np.asarray(sim.movie[0, 0]), np.asarray(sim.labels[0])
+    spacing = (sim.z_step_um, 0.65, 0.65)
+    estimate = estimate_image([image], pixel_size_um=spacing)
+    assert estimate.anisotropy == pytest.approx(4.0)
+    volume = np.bincount(truth.ravel())[1:] * np.prod(spacing)
+    true_d = np.median((6 * volume[volume > 0] / np.pi) ** (1 / 3))
+    # the axial blur (PSF SD 2.5 pixel widths) and the packing make nuclei look ~40 % bigger
+    assert estimate.diameter == pytest.approx(true_d, rel=0.45)
+    labels = segment_classic(image, AUTO, pixel_size_um=spacing)
+    assert labels.shape == truth.shape and seg_score(labels, truth) >= 0.85
+
+
+def test_explicit_keys_override_the_estimates():
+    params = ClassicParams.from_config({"preset": "auto", "smooth_sigma_um": 0.7, "threshold_scale": 9.0})
+    assert params.is_auto and params.auto_keep == ("smooth_sigma_um", "threshold_scale")
+    image, _ = disks(16)
+    resolved = resolve_auto(params, estimate_image([image], pixel_size_um=0.5))
+    assert not resolved.is_auto
+    assert resolved.smooth_sigma_um == 0.7 and resolved.threshold_scale == 9.0
+    assert resolved.min_seed_distance_um != ClassicParams().min_seed_distance_um  # estimated
+    assert resolve_auto(resolved, estimate_image([image])) is resolved  # nothing left to estimate
+
+
+def test_expand_preset_keeps_auto_and_its_explicit_keys():
+    expanded = expand_preset({"backend": "classic", "classic": {"preset": "auto", "smooth_sigma_um": 0.7}})
+    params = SegmentationParams.from_config(expanded)
+    assert params.classic.is_auto and params.classic.smooth_sigma_um == 0.7
+    # after a JSON round trip the kept keys are a list: still one hashable parameter set
+    roundtrip = {**expanded, "classic": {**expanded["classic"], "auto_keep": list(expanded["classic"]["auto_keep"])}}
+    assert hash(SegmentationParams.from_config(roundtrip)) == hash(params)
+
+
+def test_a_movie_is_estimated_once_from_frames_across_it(tmp_path):
+    sim = simulate_organoid(OrganoidParams(seed=4, n_frames=9, size=(128, 128), n_founders=8))
+    write_synthetic(sim, tmp_path / "movie.ome.tif", tmp_path / "GT")
+    with open_movie(tmp_path / "movie.ome.tif") as movie:
+        params, estimate = resolve_movie_params(movie, {"classic": {"preset": "auto"}}, channel=0)
+        assert estimate.frames == tuple(sample_frames(9)) == (0, 4, 8)
+        assert not params.classic.is_auto
+        record = segmentation_record(params, estimate, preset="auto")
+        assert record["estimate"]["diameter"] == pytest.approx(estimate.diameter, rel=1e-3)
+        assert record["parameters"]["seed_h_um"] == params.classic.seed_h_um and "auto_keep" not in record["parameters"]
+        # a named preset is used as it is: nothing estimated
+        fixed, none = resolve_movie_params(movie, {"classic": {"preset": "fluo_nuclei"}}, channel=0)
+        assert none is None and fixed.classic == ClassicParams.from_config({"preset": "fluo_nuclei"})
+
+
+def test_a_movie_without_objects_falls_back_to_the_built_in_values(tmp_path, caplog):
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "empty.ome.tif", np.zeros((3, 1, 48, 48), np.uint16), metadata={"axes": "TCYX"})
+    with open_movie(tmp_path / "empty.ome.tif") as movie, caplog.at_level("WARNING"):
+        params, estimate = resolve_movie_params(movie, {"classic": {"preset": "auto", "seed_h_um": 0.8}}, channel=0)
+    assert estimate is None and not params.classic.is_auto
+    assert params.classic == ClassicParams(seed_h_um=0.8)  # built-in values, the explicit key kept
+    assert "no object stands out" in caplog.text
