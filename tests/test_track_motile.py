@@ -81,7 +81,9 @@ def test_motile_without_overlaps_and_bad_windows(colony):
         track_cells(cells.drop(columns="area_px"), {"method": "motile", "max_distance_px": 15.0})
 
 
-def test_track_script_runs_with_method_motile(tmp_path):
+@pytest.mark.parametrize("method", ["motile", "auto"])
+def test_track_script_runs_with_method_motile(tmp_path, method):
+    """Named, or picked by auto on touching cells: the script counts the overlaps and motile links."""
     col = make_colony(ColonyParams(n_frames=6, size=(64, 64), n_founders=2, cycle_time_frames=3.0,
                                    cell_radius_px=5.0, seed=1))
     n, shape = col.labels.shape[0], col.labels.shape[1:]
@@ -100,7 +102,7 @@ def test_track_script_runs_with_method_motile(tmp_path):
                               labels=str(tmp_path / "labels.tif"), drift=[], review_geff=[]),
         output=SimpleNamespace(tracks=str(tmp_path / "tracks.parquet"), ctc=str(tmp_path / "ctc")),
         params=SimpleNamespace(review_dir=str(tmp_path / "reviews"), track_vote={},
-                               tracking={"method": "motile", "max_distance_px": 12.0}),
+                               tracking={"method": method, "max_distance_px": 12.0}),
         log=[str(tmp_path / "track.log")], rule="track", wildcards=SimpleNamespace(sample="s1"))
     runpy.run_path(str(SCRIPT), init_globals={"snakemake": smk})
     tracks = pd.read_parquet(tmp_path / "tracks.parquet")
@@ -109,6 +111,8 @@ def test_track_script_runs_with_method_motile(tmp_path):
     truth_div = int((col.tracks["parent"] > 0).sum())
     assert int((tracks.groupby("track_id")["parent_track_id"].max() > 0).sum()) == truth_div
     assert (tmp_path / "ctc" / "res_track.txt").is_file()
+    if method == "auto":
+        assert "using motile" in (tmp_path / "track.log").read_text()
 
 
 def _motile_reference(g, edge_idx, div_idx, pinned, costs, divisions):
