@@ -6,15 +6,16 @@ import numpy as np
 import pytest
 from scipy import ndimage as ndi
 
-from marrowflow.errors import InputError
+from marrowflow.errors import ConfigError, InputError
 from marrowflow.io import open_movie
-from marrowflow.segment.auto import estimate_image, noise_sd, sample_frames
-from marrowflow.segment.classic import ClassicParams, resolve_auto, segment_classic
+from marrowflow.segment.auto import RECIPE, estimate_image, noise_sd, sample_frames
+from marrowflow.segment.classic import ClassicParams, given_diameter, resolve_auto, segment_classic
 from marrowflow.segment.metrics import seg_score
 from marrowflow.segment.movie import resolve_movie_params, segmentation_record
 from marrowflow.segment.presets import expand_preset
 from marrowflow.segment.segmenter import SegmentationParams
 from marrowflow.synthetic import OrganoidParams, simulate_organoid, write_synthetic
+from marrowflow.synthetic_colony import colony_preset, make_colony
 from marrowflow.synthetic_variants import VARIANTS, variant_frames
 
 AUTO = ClassicParams.from_config({"preset": "auto"})
@@ -119,6 +120,34 @@ def test_explicit_keys_override_the_estimates():
     assert resolve_auto(resolved, estimate_image([image])) is resolved  # nothing left to estimate
 
 
+def test_a_given_diameter_replaces_the_measured_one():
+    image, _ = disks(16)
+    estimate = estimate_image([image], pixel_size_um=0.5)
+    assert estimate.diameter == pytest.approx(8.0, rel=0.15) and estimate.diameter_source == "image"
+    resolved = resolve_auto(ClassicParams.from_config({"preset": "auto", "diameter_um": 4.0}), estimate)
+    assert resolved.min_seed_distance_um == pytest.approx(RECIPE["seed_distance_per_d"] * 4.0)
+    assert resolved.diameter_um is None and not resolved.is_auto  # consumed: the values derive from it
+    assert given_diameter(ClassicParams.from_config({"preset": "auto", "diameter_um": 4.0}),
+                          estimate).to_dict()["diameter_source"] == "config"
+
+
+@pytest.mark.parametrize("preset", ["fluo_nuclei", None])
+def test_a_diameter_without_auto_is_an_error(preset):
+    with pytest.raises(ConfigError, match="diameter_um is read by preset: auto only"):
+        ClassicParams.from_config({"preset": preset, "diameter_um": 5.0})
+
+
+def test_a_packed_colony_needs_intensity_seeds():
+    """Touching cells of a dense colony (a seed nobody tuned on) read as one object by auto alone;
+    with the cells' diameter given and seeds weighted by intensity they come apart."""
+    colony = make_colony(colony_preset("dense", seed=5, n_frames=20))
+    image, truth = colony.images[-1], colony.labels[-1]
+    alone = segment_classic(image, AUTO, pixel_size_um=None)
+    assert seg_score(alone, truth) < 0.1
+    helped = ClassicParams.from_config({"preset": "auto", "diameter_um": 8.0, "intensity_weight": 0.8})
+    assert seg_score(segment_classic(image, helped, pixel_size_um=None), truth) > 0.65
+
+
 def test_expand_preset_keeps_auto_and_its_explicit_keys():
     expanded = expand_preset({"backend": "classic", "classic": {"preset": "auto", "smooth_sigma_um": 0.7}})
     params = SegmentationParams.from_config(expanded)
@@ -138,6 +167,10 @@ def test_a_movie_is_estimated_once_from_frames_across_it(tmp_path):
         record = segmentation_record(params, estimate, preset="auto")
         assert record["estimate"]["diameter"] == pytest.approx(estimate.diameter, rel=1e-3)
         assert record["parameters"]["seed_h_um"] == params.classic.seed_h_um and "auto_keep" not in record["parameters"]
+        given, told = resolve_movie_params(movie, {"classic": {"preset": "auto", "diameter_um": 3.0}}, channel=0)
+        record = segmentation_record(given, told, preset="auto")
+        assert record["estimate"]["diameter"] == 3.0 and record["estimate"]["diameter_source"] == "config"
+        assert record["parameters"]["min_seed_distance_um"] == pytest.approx(RECIPE["seed_distance_per_d"] * 3.0)
         # a named preset is used as it is: nothing estimated
         fixed, none = resolve_movie_params(movie, {"classic": {"preset": "fluo_nuclei"}}, channel=0)
         assert none is None and fixed.classic == ClassicParams.from_config({"preset": "fluo_nuclei"})
@@ -151,4 +184,7 @@ def test_a_movie_without_objects_falls_back_to_the_built_in_values(tmp_path, cap
         params, estimate = resolve_movie_params(movie, {"classic": {"preset": "auto", "seed_h_um": 0.8}}, channel=0)
     assert estimate is None and not params.classic.is_auto
     assert params.classic == ClassicParams(seed_h_um=0.8)  # built-in values, the explicit key kept
+    with open_movie(tmp_path / "empty.ome.tif") as movie:  # a given diameter has nothing to derive from
+        params, _ = resolve_movie_params(movie, {"classic": {"preset": "auto", "diameter_um": 5.0}}, channel=0)
+    assert params.classic == ClassicParams()
     assert "no object stands out" in caplog.text

@@ -89,6 +89,7 @@ class ImageEstimate:
     contrast: float
     anisotropy: float | None
     frames: tuple[int, ...]
+    diameter_source: str = "image"  # image: measured; config: segmentation.classic.diameter_um
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (for metadata/provenance and the report)."""

@@ -63,7 +63,7 @@ from marrowflow.segment.presets import classic_params
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ClassicParams", "resolve_auto", "segment_classic", "spacing_for"]
+__all__ = ["ClassicParams", "given_diameter", "resolve_auto", "segment_classic", "spacing_for"]
 
 
 @dataclass(frozen=True)
@@ -99,6 +99,9 @@ class ClassicParams:
     max_diameter_um: float | None = None
     min_contrast_snr: float | None = None
     exclude_border: bool = False
+    # `preset: auto` only: the objects' typical diameter, given instead of measured (packed colonies,
+    # whose touching cells the estimate reads as one object); the other values are derived from it
+    diameter_um: float | None = None
     # `preset: auto`: the keys set explicitly (kept); the others are estimated from the movie.
     # None: every value is final.
     auto_keep: tuple[str, ...] | None = None
@@ -109,6 +112,10 @@ class ClassicParams:
         check_choice(self.SECTION, "threshold_method", self.threshold_method)
         if self.auto_keep is not None:  # a list after a JSON round trip; a tuple keeps it hashable
             object.__setattr__(self, "auto_keep", tuple(sorted(self.auto_keep)))
+        elif self.diameter_um is not None:
+            raise ConfigError(f"{self.SECTION}.diameter_um is read by preset: auto only (which derives the other "
+                              "values from it); with a named preset or null set the size keys themselves "
+                              "(seed_h_um, min_seed_distance_um, min_diameter_um, ...), or set preset: auto")
 
     @property
     def is_auto(self) -> bool:
@@ -127,13 +134,23 @@ class ClassicParams:
         return dataclasses.replace(self, **changes)
 
 
+def given_diameter(params: ClassicParams, estimate: ImageEstimate) -> ImageEstimate:
+    """`estimate` with the diameter the config gives (`diameter_um`, in the parameters' units)
+    in place of the measured one; unchanged when none is given."""
+    if params.diameter_um is None:
+        return estimate
+    return dataclasses.replace(estimate, diameter=float(params.diameter_um), diameter_source="config")
+
+
 def resolve_auto(params: ClassicParams, estimate: ImageEstimate) -> ClassicParams:
-    """`params` with the values `auto_params` derives from `estimate` for every key the config did
-    not set (`auto_keep`); unchanged when the parameters are not `auto`."""
+    """`params` with the values `auto_params` derives from `estimate` (its diameter replaced by
+    `diameter_um` where given) for every key the config did not set (`auto_keep`); unchanged
+    when the parameters are not `auto`."""
     if not params.is_auto:
         return params
-    estimated = {k: v for k, v in auto_params(estimate).items() if k not in params.auto_keep}
-    return params.replace(**estimated, auto_keep=None)
+    derived = auto_params(given_diameter(params, estimate))
+    estimated = {k: v for k, v in derived.items() if k not in params.auto_keep}
+    return params.replace(**estimated, diameter_um=None, auto_keep=None)
 
 
 def _noise_level(work: np.ndarray) -> tuple[float, float]:

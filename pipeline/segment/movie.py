@@ -20,7 +20,7 @@ from marrowflow.io import LabelStackWriter, Movie, MovieMetadata, label_scale, w
 from marrowflow.parallel import map_frames
 from marrowflow.schema import as_params
 from marrowflow.segment.auto import ImageEstimate, NoObjectsError, estimate_image, sample_frames
-from marrowflow.segment.classic import ClassicParams, resolve_auto
+from marrowflow.segment.classic import ClassicParams, given_diameter, resolve_auto
 from marrowflow.segment.plausibility import FrameContrast, frame_contrast, warn_if_noise_like
 from marrowflow.segment.segmenter import SegmentationParams, make_segmenter
 
@@ -53,10 +53,13 @@ def resolve_movie_params(movie: Movie, params: SegmentationParams | Mapping[str,
         log.warning("preset auto: no object stands out of the noise in frames %s of %s; segmenting with the "
                     "built-in classic values (name a preset or set segmentation.classic keys if the movie "
                     "does hold cells)", list(frames), meta.path or "the movie")
-        kept = {k: getattr(params.classic, k) for k in params.classic.auto_keep}
+        kept = {k: getattr(params.classic, k) for k in params.classic.auto_keep if k != "diameter_um"}
         return dataclasses.replace(params, classic=ClassicParams(**kept)), None
-    log.info("preset auto: objects ~%.3g %s across, %s, noise SD %.3g, background %.3g (unevenness %.2f of "
-             "the objects' contrast), from frames %s", estimate.diameter, estimate.units, estimate.polarity,
+    estimate = given_diameter(params.classic, estimate)
+    log.info("preset auto: objects ~%.3g %s across (%s), %s, noise SD %.3g, background %.3g (unevenness %.2f of "
+             "the objects' contrast), from frames %s", estimate.diameter, estimate.units,
+             "given: segmentation.classic.diameter_um" if estimate.diameter_source == "config" else "measured",
+             estimate.polarity,
              estimate.noise_sd, estimate.background_level, estimate.background_unevenness, list(frames))
     return dataclasses.replace(params, classic=resolve_auto(params.classic, estimate)), estimate
 
