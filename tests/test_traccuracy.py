@@ -1,5 +1,6 @@
 """traccuracy in evaluate: its measures from the geff agree with py-ctcmetrics' TRA/DET/LNK on the
-same result, and the rule adds its division and complete-track measures."""
+same result, the mask movies stay on disk (read a frame at a time), and the rule adds its division
+and complete-track measures."""
 
 import json
 
@@ -8,7 +9,9 @@ import pandas as pd
 import pytest
 import tifffile
 
+from marrowflow.errors import InputError
 from marrowflow.evaluate import evaluate_ctc, evaluate_traccuracy
+from marrowflow.evaluate.traccuracy_measures import TiffFrames, load_ctc_truth, load_geff_prediction
 from marrowflow.export import write_tracks_geff
 from marrowflow.io import MovieMetadata
 
@@ -108,3 +111,48 @@ def test_the_rule_adds_traccuracy_to_evaluation_json(tiny_demo_project):
     assert ours["divisions"]["frame_buffer_0"]["gt_divisions"] == ctc["gt_divisions"]
     assert 0 <= ours["complete_lineages"] <= 1 and ours["total_lineages"] > 0
     assert result["not_computed"] == {}
+
+
+def test_the_ground_truth_graph_equals_traccuracys_own_loader(tmp_path):
+    from traccuracy.loaders import load_ctc_data
+
+    _write(tmp_path / "TRA", TRUTH, gt=True)
+    ours, theirs = load_ctc_truth(tmp_path / "TRA"), load_ctc_data(str(tmp_path / "TRA"), name="ground truth")
+    assert isinstance(ours.segmentation, TiffFrames) and ours.segmentation.shape == theirs.segmentation.shape
+    assert sorted(ours.graph.edges) == sorted(theirs.graph.edges)
+    assert dict(ours.graph.nodes(data=True)) == dict(theirs.graph.nodes(data=True))
+    assert ours.location_keys == theirs.location_keys
+    for t in range(N_FRAMES):
+        np.testing.assert_array_equal(ours.segmentation[t], theirs.segmentation[t])
+        np.testing.assert_array_equal(ours.segmentation[t, ...], theirs.segmentation[t])
+
+
+def test_masks_are_never_stacked(tmp_path, monkeypatch):
+    """Neither traccuracy's loader (which stacks every frame) nor np.stack of the masks is used:
+    memory stays that of a frame whatever the movie's length."""
+    import traccuracy.loaders._ctc as ctc_loader
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the whole mask movie was loaded")
+
+    monkeypatch.setattr(ctc_loader, "load_tiffs", refuse)
+    _write(tmp_path / "gt" / "TRA", TRUTH, gt=True)
+    tracks = _write(tmp_path / "res", TRUTH)
+    write_tracks_geff(tracks, META, tmp_path / "tracks.geff")
+    assert isinstance(load_geff_prediction(tmp_path / "tracks.geff", tmp_path / "res").segmentation, TiffFrames)
+    assert evaluate_traccuracy(tmp_path / "tracks.geff", tmp_path / "res", tmp_path / "gt")["TRA"] == 1.0
+
+
+def test_tiff_frames_read_one_frame_and_check_each(tmp_path):
+    for t, shape in enumerate([(3, 8, 8), (3, 8, 8), (3, 8, 9)]):
+        tifffile.imwrite(tmp_path / f"mask{t:03d}.tif", np.full(shape, t, np.uint16), photometric="minisblack")
+    frames = TiffFrames(sorted(tmp_path.glob("mask*.tif")))
+    assert frames.shape == (3, 3, 8, 8) and frames.ndim == 4 and frames.dtype == np.uint16 and len(frames) == 3
+    assert int(frames[1].max()) == 1 and frames[np.int64(0), ...].shape == (3, 8, 8)
+    with pytest.raises(InputError, match=r"mask002.tif: a mask of shape \(3, 8, 9\)"):
+        list(frames)
+    with pytest.raises(TypeError, match="one frame number"):
+        frames[0:2]
+    tifffile.imwrite(tmp_path / "float.tif", np.zeros((4, 4), np.float32))
+    with pytest.raises(InputError, match="integer labels"):
+        TiffFrames([tmp_path / "float.tif"])
