@@ -103,9 +103,8 @@ def test_3d_parameters_are_checked():
 @pytest.mark.slow
 def test_3d_sample_end_to_end_counts_within_5_percent_of_truth(tmp_path):
     """The shipped demo's 3D sample, its row as the shipped sample sheet has it."""
-    header, *rows = (REPO_ROOT / "samples.tsv").read_text().splitlines()
-    row = dict(zip(header.split("\t"), next(r for r in rows if r.startswith("spheroid\t")).split("\t")))
-    project = write_project(tmp_path, [row], config_updates={"demo": {"spheroid": SPHEROID}})
+    row = pd.read_csv(REPO_ROOT / "samples.tsv", sep="\t", dtype=str).set_index("sample", drop=False).loc["spheroid"]
+    project = write_project(tmp_path, [row.to_dict()], config_updates={"demo": {"spheroid": SPHEROID}})
     result = run_snakemake(project, "results/spheroid/evaluation.json", "results/spheroid/counts.csv")
     assert result.returncode == 0, result.stderr[-4000:]
     out = project / "results" / "spheroid"

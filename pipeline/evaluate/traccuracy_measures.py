@@ -38,7 +38,9 @@ _DIVISION_KEYS = {"Division Precision": "precision", "Division Recall": "recall"
 
 class TiffFrames:
     """A movie of one TIFF per frame that reads a frame when indexed (`frames[t]`, `frames[t, ...]`)
-    or iterated: the array interface traccuracy uses (shape, ndim, dtype, len)."""
+    or iterated: the array interface traccuracy uses (shape, ndim, dtype, len). Not
+    `marrowflow.io.GivenLabels`: that one renumbers each frame's ids 1..N, and here the ids are the
+    track ids the graphs refer to."""
 
     def __init__(self, paths: Sequence[Path]):
         if not paths:

@@ -20,7 +20,7 @@ from marrowflow.io import LabelStackWriter, Movie, MovieMetadata, label_scale, w
 from marrowflow.parallel import map_frames
 from marrowflow.schema import as_params
 from marrowflow.segment.auto import ImageEstimate, NoObjectsError, estimate_image, sample_frames
-from marrowflow.segment.classic import ClassicParams, given_diameter, resolve_auto
+from marrowflow.segment.classic import given_diameter, resolve_auto
 from marrowflow.segment.plausibility import FrameContrast, frame_contrast, warn_if_noise_like
 from marrowflow.segment.segmenter import SegmentationParams, make_segmenter
 
@@ -53,8 +53,8 @@ def resolve_movie_params(movie: Movie, params: SegmentationParams | Mapping[str,
         log.warning("preset auto: no object stands out of the noise in frames %s of %s; segmenting with the "
                     "built-in classic values (name a preset or set segmentation.classic keys if the movie "
                     "does hold cells)", list(frames), meta.path or "the movie")
-        kept = {k: getattr(params.classic, k) for k in params.classic.auto_keep if k != "diameter_um"}
-        return dataclasses.replace(params, classic=ClassicParams(**kept)), None
+        # the explicit keys over the built-in values: what the unresolved parameters already hold
+        return dataclasses.replace(params, classic=params.classic.replace(diameter_um=None, auto_keep=None)), None
     estimate = given_diameter(params.classic, estimate)
     log.info("preset auto: objects ~%.3g %s across (%s), %s, noise SD %.3g, background %.3g (unevenness %.2f of "
              "the objects' contrast), from frames %s", estimate.diameter, estimate.units,
