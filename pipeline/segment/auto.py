@@ -52,6 +52,12 @@ RECIPE: dict[str, float] = {
     "boundary_fraction": 0.5,  # outlines at half each object's own contrast (its half-maximum)
     "min_contrast_snr": 4.0,  # objects whose mean lies fewer SDs above the background are noise
     "seed_h_per_d": 1 / 12,  # split touching objects at necks this much narrower than D
+    # clumps: foreground pieces wider than clump_per_d D are packed objects without necks, split
+    # where the intensity dips too (intensity_weight there); single nuclei keep shape-only seeds
+    # (chromatin texture would split them). The weight was chosen on synthetic variants (seeds 1,
+    # 2), the width so that SIM+ and GOWT1 stay unchanged (2 D: SIM+ -0.004 SEG; 1.5 D: GOWT1 -0.09)
+    "clump_intensity_weight": 0.7,
+    "clump_per_d": 2.5,
     "seed_distance_per_d": 1 / 3,
     "seed_sigma_per_d": 1 / 12,
     "min_diameter_per_d": 1 / 3,
@@ -309,7 +315,8 @@ def auto_params(estimate: ImageEstimate, recipe: Mapping[str, float] | None = No
         "threshold_scale": r["threshold_sds"],
         "log_transform": False,
         "fill_holes": True,
-        "intensity_weight": 0.0,
+        "intensity_weight": r["clump_intensity_weight"],
+        "clump_diameter_um": r["clump_per_d"] * d,
         "seed_sigma_um": r["seed_sigma_per_d"] * d,
         "seed_h_um": r["seed_h_per_d"] * d,
         "min_seed_distance_um": r["seed_distance_per_d"] * d,

@@ -19,7 +19,9 @@ Steps, each driven by one parameter (sizes in µm, converted with the pixel size
    holes filled; (`border_threshold_scale`) pieces on the frame edge above that lower threshold
    and mostly outside the foreground are added (cells mostly out of view show only their dim rim);
 4. seeds: maxima of the distance transform, optionally mixed with the
-   smoothed intensity (`intensity_weight` in 0..1), taken as h-maxima of height `seed_h_um`
+   smoothed intensity (`intensity_weight` in 0..1; with `clump_diameter_um`, only in the
+   foreground pieces wider than that: clumps of packed objects, which have intensity dips
+   between them but no necks), taken as h-maxima of height `seed_h_um`
    (a split needs a neck at least that much narrower than the two halves), at least
    `min_seed_distance_um` apart, found on a grid of `seed_resolution_um` (fast);
 5. seeded watershed inside the foreground (splits touching objects along their necks);
@@ -86,6 +88,7 @@ class ClassicParams:
     log_transform: bool = False
     fill_holes: bool = True
     intensity_weight: float = 0.0
+    clump_diameter_um: float | None = None  # intensity_weight only in foreground pieces wider than this
     seed_sigma_um: float = 0.5
     seed_h_um: float = 0.5
     min_seed_distance_um: float = 2.0
@@ -248,16 +251,17 @@ def segment_classic(image: np.ndarray, params: ClassicParams | None = None, *,
     dist = ndi.distance_transform_edt(mask, sampling=spacing).astype(np.float32)
     if p.seed_sigma_um:
         dist = ndi.gaussian_filter(dist, p.seed_sigma_um / spacing)
+    comps, n_comps = ndi.label(mask)
     land = dist
     if p.intensity_weight:
         lo, hi = np.percentile(smooth[mask], [1, 99])
         inten = np.clip((smooth - lo) / max(hi - lo, 1e-6), 0, 1)
-        land = (1 - p.intensity_weight) * dist + p.intensity_weight * inten * float(dist.max())
+        weight = _intensity_weights(comps, n_comps, spacing, p.intensity_weight, p.clump_diameter_um)
+        land = (1 - weight) * dist + weight * inten * float(dist.max())
     land = np.where(mask, land, 0).astype(np.float32)
     step = np.maximum(np.floor(p.seed_resolution_um / spacing), 1).astype(int)
     seeds = _seeds(land, mask, p.seed_h_um, p.min_seed_distance_um / spacing, step)
     # a foreground component without a seed (thinner than seed_h) becomes one object
-    comps, n_comps = ndi.label(mask)
     seeded = np.zeros(n_comps + 1, bool)
     seeded[comps[seeds > 0]] = True
     lone = ~seeded[comps] & (comps > 0)
@@ -279,6 +283,18 @@ def segment_classic(image: np.ndarray, params: ClassicParams | None = None, *,
         labels = segmentation.clear_border(labels)
     relabelled, _, _ = segmentation.relabel_sequential(labels)
     return relabelled.astype(np.uint32)
+
+
+def _intensity_weights(comps: np.ndarray, n_comps: int, spacing: np.ndarray, weight: float,
+                       clump_diameter_um: float | None) -> np.ndarray | float:
+    """The intensity's weight in the seed landscape, per pixel: `weight` everywhere, or (with
+    `clump_diameter_um`) only in the foreground pieces whose equivalent diameter exceeds it."""
+    if clump_diameter_um is None:
+        return weight
+    diameter = _equivalent_diameter(np.bincount(comps.ravel(), minlength=n_comps + 1), spacing)
+    per_piece = np.where(diameter > clump_diameter_um, weight, 0.0).astype(np.float32)
+    per_piece[0] = 0.0
+    return per_piece[comps]
 
 
 def _by_polarity(img: np.ndarray, polarity: str, sigma_px: np.ndarray) -> np.ndarray:
