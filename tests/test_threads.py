@@ -2,15 +2,19 @@
 bytes for labels, measurements and evaluation; the pool keeps frame order and names the failing
 frame and file."""
 
+import pickle
 import shutil
 import threading
 import time
 
+import numpy as np
 import pytest
 
+import marrowflow.io.sample_frames as sample_frames_module
+from marrowflow.errors import InputError
 from marrowflow.evaluate import evaluate_sample
-from marrowflow.io import open_labels, open_movie, write_table
-from marrowflow.measure.cells import measure_movie
+from marrowflow.io import LabelStackWriter, SampleFrames, open_labels, open_movie, write_table
+from marrowflow.measure.cells import measure_movie, measure_sample
 from marrowflow.parallel import FrameError, check_threads, map_frames
 from marrowflow.segment.movie import segment_movie
 from marrowflow.synthetic import OrganoidParams, simulate_organoid, write_synthetic
@@ -58,6 +62,58 @@ def test_one_and_two_threads_give_the_same_evaluation(synthetic, tmp_path):
     two = evaluate_sample(res, synthetic / "GT", threads=2)
     assert one["ctc"]["TRA"] == pytest.approx(1.0)
     assert one == two
+
+
+def _measure_sample(folder, labels_path, threads, **kwargs):
+    with open_movie(folder / "movie.ome.tif") as movie:
+        meta = movie.metadata
+    return measure_sample(SampleFrames(meta, labels_path, **kwargs), channel_names=meta.channel_names,
+                          time_step_h=meta.time_step_h, pixel_size_um=meta.pixel_size_um, threads=threads)
+
+
+def test_workers_that_read_their_own_frames_give_the_same_table(synthetic, monkeypatch):
+    """measure_sample (the measure rule: each worker reads its own frames) equals measure_movie
+    fed by the main process; with 2 threads the main process opens no movie at all."""
+    one, cells = _run(synthetic, 1)
+    opened = []
+    real = sample_frames_module.reopen_movie
+    monkeypatch.setattr(sample_frames_module, "reopen_movie", lambda meta: opened.append(meta) or real(meta))
+    for threads in (1, 2):
+        opened.clear()
+        got = _measure_sample(synthetic, one / "labels.tif", threads)
+        assert got.to_csv().encode() == cells.to_csv().encode()
+        assert len(opened) == (1 if threads == 1 else 0)  # forked workers count in their own memory
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_workers_apply_relabel_to_their_frames(synthetic, threads):
+    one, _ = _run(synthetic, 1)
+    got = _measure_sample(synthetic, one / "labels.tif", threads, relabel=_keep_label_1_in_frame_2)
+    assert set(got.loc[got["frame"] == 2, "label"]) == {1}
+    assert got.loc[got["frame"] != 2, "label"].nunique() > 1
+
+
+def _keep_label_1_in_frame_2(labels, t):
+    return np.where(labels == 1, labels, 0) if t == 2 else labels
+
+
+def test_sample_frames_check_lengths_and_pickle_without_readers(synthetic, tmp_path):
+    one, _ = _run(synthetic, 1)
+    with open_movie(synthetic / "movie.ome.tif") as movie:
+        meta = movie.metadata
+    frames = SampleFrames(meta, one / "labels.tif")
+    image, labels = frames.read(0)
+    assert image.shape[1:] == labels.shape == meta.shape_zyx
+    copy = pickle.loads(pickle.dumps(frames))
+    assert copy._readers == {} and np.array_equal(copy.read(0)[1], labels)
+    frames.close()
+    copy.close()
+    short = tmp_path / "short.tif"
+    with LabelStackWriter(short, meta.n_frames - 1, meta.shape_zyx) as writer:
+        for t in range(meta.n_frames - 1):
+            writer.write(t, labels)
+    with pytest.raises(InputError, match=r"short\.tif has 5 frame\(s\), the movie .*movie\.ome\.tif 6"):
+        SampleFrames(meta, short)
 
 
 def _slow_square(x, delay):

@@ -16,11 +16,13 @@ from marrowflow.io.labels import (
 )
 from marrowflow.io.metadata import MovieMetadata, length_to_um, time_to_h
 from marrowflow.io.movie import Movie, open_movie, reopen_movie
+from marrowflow.io.sample_frames import SampleFrames
 from marrowflow.io.tables import TABLE_SUFFIXES, read_json, read_table, table_format, write_json, write_table
 
 __all__ = [
     "LABEL_FILES",
     "TABLE_SUFFIXES", "EmptyFrameWarning", "LabelStack", "LabelStackWriter", "Movie", "MovieMetadata", "NoCellsWarning",
+    "SampleFrames",
     "atomic_dir",
     "atomic_write",
     "check_frame", "clean_stale_temps", "frame_chunks", "gather_label_chunks",

@@ -37,10 +37,12 @@ from tqdm.auto import tqdm
 
 from marrowflow.errors import ConfigError, InputError
 from marrowflow.io.checks import warn_if_no_cells
+from marrowflow.io.sample_frames import SampleFrames
 from marrowflow.parallel import map_frames
 from marrowflow.schema import as_params, check_choice, config_section, schema_fields
 
-__all__ = ["BackgroundParams", "MeasureParams", "measure_frame", "measure_movie", "measure_columns"]
+__all__ = ["BackgroundParams", "MeasureParams", "measure_columns", "measure_frame", "measure_movie",
+           "measure_sample"]
 
 MIN_BACKGROUND_FRACTION = 0.05  # a block needs this share of its bins away from all objects
 
@@ -391,7 +393,54 @@ def measure_movie(
         for df in map_frames(_measure_one, items, threads=threads, source=source, processes=threads > 1):
             tables.append(df)
             bar.update(1)
-    ndim = ndim[0]
+    return _gathered(tables, channel_names, ndim[0])
+
+
+_FRAMES: list[SampleFrames] = []  # the frames a worker process reads (set by `_read_from`)
+
+
+def _read_from(frames: SampleFrames) -> None:
+    _FRAMES[:] = [frames]
+
+
+def _measure_at(t: int, common: Mapping[str, Any]) -> pd.DataFrame:
+    """`measure_frame` of frame `t`, read by this process (module level: worker processes run it)."""
+    image, labels = _FRAMES[0].read(t)
+    return _measure_one(labels, image, t, common)
+
+
+def measure_sample(
+    frames: SampleFrames,
+    *,
+    channel_names: Sequence[str],
+    time_step_h: float | None,
+    pixel_size_um: float | None = None,
+    z_step_um: float | None = None,
+    params: MeasureParams | Mapping[str, Any] | None = None,
+    threads: int = 1,
+    source: str = "measure",
+) -> pd.DataFrame:
+    """`measure_movie` of a sample's files: each worker (of `threads`) reads its own frames from
+    `frames` (`marrowflow.io.SampleFrames`: movie, label stack, reviewed frames), so nothing but
+    the tables passes between processes. The same table as `measure_movie` of the same frames."""
+    params = as_params(MeasureParams, params)
+    common = {"channel_names": list(channel_names), "pixel_size_um": pixel_size_um, "z_step_um": z_step_um,
+              "params": params, "time_step_h": time_step_h}
+    tables = []
+    try:
+        with frames, tqdm(total=frames.n_frames, desc="measure", unit="frame", disable=None) as bar:
+            for df in map_frames(_measure_at, ((t, common) for t in range(frames.n_frames)), threads=threads,
+                                 source=source, processes=threads > 1, initializer=_read_from, initargs=(frames,)):
+                tables.append(df)
+                bar.update(1)
+    finally:
+        _FRAMES.clear()
+    return _gathered(tables, channel_names, len(frames.meta.shape_zyx))
+
+
+def _gathered(tables: list[pd.DataFrame], channel_names: Sequence[str], ndim: int) -> pd.DataFrame:
+    """The frames' tables as one, sorted by frame and label (an empty table with every column
+    when there is no frame)."""
     if not tables:
         columns = measure_columns(channel_names, ndim)
         return pd.DataFrame({c: pd.Series(dtype=t) for c, t in columns.items()})

@@ -1,6 +1,9 @@
-"""Rule measure: per-cell measurements on every frame, reviewed labels replacing segmentation."""
-from marrowflow.io import MovieMetadata, open_labels, read_json, reopen_movie, write_table
-from marrowflow.measure.cells import MeasureParams, measure_movie
+"""Rule measure: per-cell measurements on every frame, reviewed labels replacing segmentation (each
+worker process reads its own frames)."""
+import functools
+
+from marrowflow.io import MovieMetadata, SampleFrames, read_json, write_table
+from marrowflow.measure.cells import MeasureParams, measure_sample
 from marrowflow.review.apply import apply_label_review
 from marrowflow.review.files import load_review
 from marrowflow.workflow.step import run_step
@@ -10,13 +13,11 @@ def main(smk):
     params = MeasureParams.from_config(smk.params.measure)
     meta = MovieMetadata.from_dict(read_json(smk.input.metadata))
     review = load_review(smk.params.review_dir) if smk.input.review_labels else None
-    with reopen_movie(meta) as movie, \
-            open_labels(smk.input.labels) as labels:
-        label_frames = (apply_label_review(frame, t, review) for t, frame in enumerate(labels)) if review else labels
-        cells = measure_movie(movie, label_frames, channel_names=meta.channel_names,
-                              time_step_h=meta.time_step_h, pixel_size_um=meta.pixel_size_um,
-                              z_step_um=meta.z_step_um, n_frames=meta.n_frames, params=params,
-                              threads=smk.threads, source=f"measure {smk.input.labels}")
+    frames = SampleFrames(meta, smk.input.labels,
+                          relabel=functools.partial(apply_label_review, review=review) if review else None)
+    cells = measure_sample(frames, channel_names=meta.channel_names, time_step_h=meta.time_step_h,
+                           pixel_size_um=meta.pixel_size_um, z_step_um=meta.z_step_um, params=params,
+                           threads=smk.threads, source=f"measure {smk.input.labels}")
     cells.insert(0, "sample", smk.wildcards.sample)
     write_table(cells, smk.output[0])
 
