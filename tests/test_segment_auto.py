@@ -203,6 +203,14 @@ def test_expand_preset_keeps_auto_and_its_explicit_keys():
     assert hash(SegmentationParams.from_config(roundtrip)) == hash(params)
 
 
+@pytest.mark.parametrize("polarity", ["bright", "phase"])
+def test_threads_give_the_same_estimate(polarity):
+    frames = [disks(12, seed=seed, polarity=polarity)[0] for seed in (1, 2, 3)]
+    one = estimate_image(frames, pixel_size_um=0.5)
+    assert estimate_image(frames, pixel_size_um=0.5, threads=2) == one
+    assert one.polarity == polarity
+
+
 def test_a_movie_is_estimated_once_from_frames_across_it(tmp_path):
     sim = simulate_organoid(OrganoidParams(seed=4, n_frames=9, size=(128, 128), n_founders=8))
     write_synthetic(sim, tmp_path / "movie.ome.tif", tmp_path / "GT")

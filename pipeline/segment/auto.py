@@ -29,8 +29,10 @@ objects).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from collections.abc import Mapping, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +41,7 @@ from scipy import ndimage as ndi
 from skimage import transform
 
 from marrowflow.errors import InputError
+from marrowflow.parallel import check_threads
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +149,8 @@ def object_diameter(objects: np.ndarray, spacing: Sequence[float] | np.ndarray, 
     found, n = ndi.label(objects > cut)
     if n == 0:
         return float("nan")
-    peak = _label_percentile(objects, found, n, 75.0)
+    inside = found > 0  # the percentile of the objects' pixels only: the background is most of the image
+    peak = _label_percentile(objects[inside], found[inside], n, 75.0)
     peak[0] = np.inf
     mask = ndi.binary_fill_holes(objects > OUTLINE_FRACTION * peak[found])
     pieces, n = ndi.label(mask)
@@ -189,12 +193,14 @@ def _local_contrast(frame: np.ndarray, sigma_px: np.ndarray) -> np.ndarray:
 
 
 def estimate_image(frames: Sequence[np.ndarray], *, pixel_size_um: float | Sequence[float] | None = None,
-                   z_step_um: float | None = None, frame_numbers: Sequence[int] | None = None) -> ImageEstimate:
+                   z_step_um: float | None = None, frame_numbers: Sequence[int] | None = None,
+                   threads: int = 1) -> ImageEstimate:
     """Estimate object size, polarity, noise and background from `frames` (2D or 3D planes of the
     segmentation channel; a few sampled across the movie, see `sample_frames`).
 
     `pixel_size_um`: YX pixel size, or (Z, Y, X); None: sizes in pixels. `z_step_um` sets the z
-    spacing of 3D frames when `pixel_size_um` is one number."""
+    spacing of 3D frames when `pixel_size_um` is one number. `threads`: frames worked on at a
+    time (threads: the filters release the GIL; the same estimate whatever the number)."""
     frames = [np.asarray(f) for f in frames]
     if not frames:
         raise InputError("no frames to estimate the segmentation parameters from")
@@ -208,34 +214,28 @@ def estimate_image(frames: Sequence[np.ndarray], *, pixel_size_um: float | Seque
         if ndim == 3 and z_step_um and units == "um":
             spacing[0] = float(z_step_um)
     sigma_px = spacing.min() / spacing
-    sds = [noise_sd(f) for f in frames]
-    smooth = [ndi.gaussian_filter(f.astype(np.float32), sigma_px) for f in frames]
-    # noise SD of the smoothed frames, pixel by pixel (smoothing white noise with a Gaussian of
-    # sigma s divides its SD by 2 sqrt(pi) s in a 2D plane): the images below are in its units
-    noise = [_noise_map(f) / (2 * np.sqrt(np.pi) * sigma_px[-1]) for f in frames]
-    side = min(frames[0].shape[-2:])
-    # polarity from the detail above and below the background (block medians: robust to the
-    # objects while they cover less than half a block, and following an uneven background)
-    detail = [(s - _full_size(_block_values(s, np.median), s.shape)) / n for s, n in zip(smooth, noise)]
-    polarities = [_polarity(d) for d in detail]
-    polarity = max(sorted(set(polarities)), key=polarities.count)
-    if polarity == "phase":
-        objects = [_local_contrast(f, sigma_px) for f in frames]
-        backgrounds = [np.full(f.shape, float(np.median(f)), np.float32) for f in frames]
-        diameters = _diameters(objects, spacing)
-    else:
-        # the background as the segmentation removes it: an opening (closing for dark objects),
-        # first of radius 1/16 of the field, then of the diameter found (twice)
-        sign = 1.0 if polarity == "bright" else -1.0
-        oriented = [sign * s for s in smooth]
-        radius_px = side / 16 * sigma_px
-        for _ in range(3):
-            backgrounds = [sign * background_opening(o, radius_px) for o in oriented]
-            objects = [np.maximum(o - sign * b, 0.0) / n for o, b, n in zip(oriented, backgrounds, noise)]
-            diameters = _diameters(objects, spacing)
-            if not diameters:
-                break
-            radius_px = float(np.median(diameters)) / spacing
+    with ThreadPoolExecutor(max_workers=check_threads(threads), thread_name_prefix="marrowflow-estimate") as pool:
+        looks = list(pool.map(lambda f: _first_look(f, sigma_px), frames))
+        sds, smooth, noise, polarities = (list(v) for v in zip(*looks))
+        polarity = max(sorted(set(polarities)), key=polarities.count)
+        if polarity == "phase":
+            objects = list(pool.map(lambda f: _local_contrast(f, sigma_px), frames))
+            backgrounds = [np.full(f.shape, float(np.median(f)), np.float32) for f in frames]
+            diameters = _diameters(objects, spacing, pool)
+        else:
+            # the background as the segmentation removes it: an opening (closing for dark objects),
+            # first of radius 1/16 of the field, then of the diameter found (twice)
+            sign = 1.0 if polarity == "bright" else -1.0
+            oriented = [sign * s for s in smooth]
+            radius_px = min(frames[0].shape[-2:]) / 16 * sigma_px
+            for _ in range(3):
+                found = list(pool.map(functools.partial(_over_background, sign=sign, radius_px=radius_px),
+                                      oriented, noise))
+                backgrounds, objects = (list(v) for v in zip(*found))
+                diameters = _diameters(objects, spacing, pool)
+                if not diameters:
+                    break
+                radius_px = float(np.median(diameters)) / spacing
     if not diameters:
         raise NoObjectsError("no object stands out of the noise in the sampled frames: nothing to estimate the "
                          "object size from; check the segmentation channel (config key segmentation.channel) "
@@ -252,6 +252,26 @@ def estimate_image(frames: Sequence[np.ndarray], *, pixel_size_um: float | Seque
                          frames=tuple(int(t) for t in numbers))
 
 
+def _first_look(frame: np.ndarray, sigma_px: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, str]:
+    """One frame's noise SD, smoothed image, noise map of the smoothed image, and polarity."""
+    smooth = ndi.gaussian_filter(frame.astype(np.float32), sigma_px)
+    # noise SD of the smoothed frame, pixel by pixel (smoothing white noise with a Gaussian of
+    # sigma s divides its SD by 2 sqrt(pi) s in a 2D plane): the images below are in its units
+    noise = _noise_map(frame) / (2 * np.sqrt(np.pi) * sigma_px[-1])
+    # polarity from the detail above and below the background (block medians: robust to the
+    # objects while they cover less than half a block, and following an uneven background)
+    detail = (smooth - _full_size(_block_values(smooth, np.median), smooth.shape)) / noise
+    return noise_sd(frame), smooth, noise, _polarity(detail)
+
+
+def _over_background(oriented: np.ndarray, noise: np.ndarray, sign: float, radius_px: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """The background under the objects of one frame (an opening of `radius_px`; `oriented`: the
+    smoothed frame, objects bright) and the objects above it in noise SDs."""
+    background = sign * background_opening(oriented, radius_px)
+    return background, np.maximum(oriented - sign * background, 0.0) / noise
+
+
 def background_opening(img: np.ndarray, radius_px: np.ndarray) -> np.ndarray:
     """The background under bright objects: a grey opening with an ellipsoid of `radius_px`,
     computed at a scale where the radius is ~8 px."""
@@ -266,9 +286,9 @@ def background_opening(img: np.ndarray, radius_px: np.ndarray) -> np.ndarray:
     return transform.resize(opened, img.shape, order=1, preserve_range=True).astype(np.float32)
 
 
-def _diameters(objects: Sequence[np.ndarray], spacing: np.ndarray) -> list[float]:
+def _diameters(objects: Sequence[np.ndarray], spacing: np.ndarray, pool: Executor) -> list[float]:
     """`object_diameter` of each frame's objects image (in noise SDs), cut at 3; frames without any left out."""
-    found = (object_diameter(o, spacing, 3.0) for o in objects)
+    found = pool.map(lambda o: object_diameter(o, spacing, 3.0), objects)
     return [d for d in found if np.isfinite(d)]
 
 

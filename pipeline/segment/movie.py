@@ -36,11 +36,12 @@ def physical_pixel_size(meta: MovieMetadata) -> float | tuple[float, float, floa
     return meta.pixel_size_um
 
 
-def resolve_movie_params(movie: Movie, params: SegmentationParams | Mapping[str, Any] | None, *, channel: int
-                         ) -> tuple[SegmentationParams, ImageEstimate | None]:
+def resolve_movie_params(movie: Movie, params: SegmentationParams | Mapping[str, Any] | None, *, channel: int,
+                         threads: int = 1) -> tuple[SegmentationParams, ImageEstimate | None]:
     """`params` with `preset: auto` resolved from frames sampled across the whole movie (the
     estimate, else None: parameters that are not auto, or cellpose, are returned as they are;
-    sampled frames without any object give the built-in values, with a warning)."""
+    sampled frames without any object give the built-in values, with a warning). `threads`:
+    sampled frames estimated at a time."""
     params = as_params(SegmentationParams, params)
     if params.backend != "classic" or not params.classic.is_auto:
         return params, None
@@ -48,7 +49,7 @@ def resolve_movie_params(movie: Movie, params: SegmentationParams | Mapping[str,
     frames = sample_frames(movie.n_frames)
     try:
         estimate = estimate_image([movie.read_frame(t)[channel] for t in frames],
-                                  pixel_size_um=physical_pixel_size(meta), frame_numbers=frames)
+                                  pixel_size_um=physical_pixel_size(meta), frame_numbers=frames, threads=threads)
     except NoObjectsError:  # an empty movie (or empty sampled frames): nothing to estimate from
         log.warning("preset auto: no object stands out of the noise in frames %s of %s; segmenting with the "
                     "built-in classic values (name a preset or set segmentation.classic keys if the movie "
@@ -104,7 +105,7 @@ def segment_movie(movie: Movie, params: SegmentationParams | Mapping[str, Any] |
     """
     frames = range(movie.n_frames) if frames is None else frames
     meta = movie.metadata
-    params, _ = resolve_movie_params(movie, params, channel=channel)
+    params, _ = resolve_movie_params(movie, params, channel=channel, threads=threads)
     processes = params.backend == "classic" and threads > 1
     threads = threads if processes else 1  # cellpose: one model, which uses the cores (or GPU) itself
     images = ((movie.read_frame(t)[channel],) for t in frames)

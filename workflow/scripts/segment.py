@@ -31,7 +31,7 @@ def main(smk):
     frames = range(int(smk.wildcards.start), int(smk.wildcards.stop)) if "start" in smk.wildcards.keys() else None
     with reopen_movie(meta) as movie:
         # estimated from frames across the whole movie: every chunk of a split run gets the same
-        params, estimate = resolve_movie_params(movie, params, channel=channel)
+        params, estimate = resolve_movie_params(movie, params, channel=channel, threads=smk.threads)
         if chunks:
             gather_label_chunks(chunks, smk.output[0], scale=label_scale(meta))
         else:
