@@ -7,6 +7,10 @@ Steps, each driven by one parameter (sizes in µm, converted with the pixel size
    halo) is turned into its local contrast (the SD in a Gaussian window of `smooth_sigma_um`,
    at least one pixel), bright where there is an object and flat elsewhere; after the watershed
    each object keeps its body, the pixels darker than the frame's median;
+   in 3D (`depth_attenuation_um`: the signal falls by 1/e every that many µm of depth from the
+   first plane; negative: from the last) each plane's contrast over its own background is
+   multiplied back by the fall, at most so far that the plane's noise stays under a fifth of the
+   brightest plane's objects' level (planes below the last object are not blown up);
 1. background correction (optional): subtract a grey opening of radius `background_radius_um`
    (computed on a downsampled copy, so it stays fast for large radii);
    and (`flatten_lines`) of each row's and column's median (stripes, bright frame edges);
@@ -60,12 +64,20 @@ from skimage import filters, morphology, segmentation
 
 from marrowflow.errors import ConfigError
 from marrowflow.schema import check_choice, check_keys
-from marrowflow.segment.auto import ImageEstimate, NoObjectsError, auto_params, background_opening, estimate_image
+from marrowflow.segment.auto import (
+    PLANE_SNR,
+    ImageEstimate,
+    NoObjectsError,
+    auto_params,
+    background_opening,
+    estimate_image,
+    plane_levels,
+)
 from marrowflow.segment.presets import classic_params
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ClassicParams", "given_diameter", "resolve_auto", "segment_classic", "spacing_for"]
+__all__ = ["ClassicParams", "depth_corrected", "given_diameter", "resolve_auto", "segment_classic", "spacing_for"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +99,7 @@ class ClassicParams:
     threshold_scale: float = 1.0
     log_transform: bool = False
     fill_holes: bool = True
+    depth_attenuation_um: float | None = None  # 3D: the signal's 1/e fall with depth (None: no correction)
     intensity_weight: float = 0.0
     clump_diameter_um: float | None = None  # intensity_weight only in foreground pieces wider than this
     seed_sigma_um: float = 0.5
@@ -221,6 +234,8 @@ def segment_classic(image: np.ndarray, params: ClassicParams | None = None, *,
     spacing = spacing_for(image.ndim, pixel_size_um, p.units)
 
     img = _by_polarity(np.asarray(image, dtype=np.float32), p.polarity, p.smooth_sigma_um / spacing)
+    if p.depth_attenuation_um and img.ndim == 3:
+        img = depth_corrected(img, float(spacing[0]), p.depth_attenuation_um)
     if p.background_radius_um:
         img = img - background_opening(img, p.background_radius_um / spacing)
     if p.flatten_lines:  # camera stripes and edge gradients: remove each row's / column's median
@@ -283,6 +298,20 @@ def segment_classic(image: np.ndarray, params: ClassicParams | None = None, *,
         labels = segmentation.clear_border(labels)
     relabelled, _, _ = segmentation.relabel_sequential(labels)
     return relabelled.astype(np.uint32)
+
+
+def depth_corrected(stack: np.ndarray, z_step: float, attenuation: float) -> np.ndarray:
+    """(Z, Y, X) `stack` (objects bright) with each plane's contrast over its background multiplied
+    by the signal's fall with depth (`attenuation`: 1/e length in z_step's units, from the first
+    plane; negative: from the last), the backgrounds levelled to their mean; the gain of a plane is
+    at most the brightest plane's object level over PLANE_SNR times the plane's noise SD."""
+    background, level, noise = plane_levels(stack)
+    gain = np.exp(np.arange(len(stack)) * z_step / attenuation)
+    gain = gain / gain.min()
+    cap = float(level.max()) / (PLANE_SNR * np.maximum(noise, 1e-6))
+    gain = np.clip(np.minimum(gain, cap), 1.0, None).astype(np.float32)
+    out = (stack - background[:, None, None]) * gain[:, None, None] + float(background.mean())
+    return out.astype(np.float32)
 
 
 def _intensity_weights(comps: np.ndarray, n_comps: int, spacing: np.ndarray, weight: float,

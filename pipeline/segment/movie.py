@@ -62,6 +62,10 @@ def resolve_movie_params(movie: Movie, params: SegmentationParams | Mapping[str,
              "given: segmentation.classic.diameter_um" if estimate.diameter_source == "config" else "measured",
              estimate.polarity,
              estimate.noise_sd, estimate.background_level, estimate.background_unevenness, list(frames))
+    if estimate.depth_attenuation is not None:
+        log.info("preset auto: the signal falls by 1/e every %.3g %s of depth (from the %s plane); each plane's "
+                 "contrast is multiplied back (segmentation.classic.depth_attenuation_um)",
+                 abs(estimate.depth_attenuation), estimate.units, "first" if estimate.depth_attenuation > 0 else "last")
     return dataclasses.replace(params, classic=resolve_auto(params.classic, estimate)), estimate
 
 
