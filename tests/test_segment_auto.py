@@ -153,6 +153,9 @@ def test_depth_correction_levels_planes_and_leaves_noise_planes_alone():
     # the empty plane would get a gain of 8: capped where its noise reaches a fifth of the objects' level
     assert np.std(corrected[3]) <= 400.0 / 5 * 1.05
     assert np.median(corrected[3]) == pytest.approx(float(np.mean(np.median(stack, axis=(1, 2)))), abs=1.0)
+    # a 1/e length far shorter than the stack, either way: the caps hold, nothing overflows
+    for attenuation in (1e-3, -1e-3):
+        assert np.isfinite(depth_corrected(stack, 1.0, attenuation)).all()
 
 
 def test_explicit_keys_override_the_estimates():

@@ -16,7 +16,8 @@ parameters depend on:
 - the background level and its unevenness (a grey opening of radius one diameter, which no
   object survives: its spread relative to the objects' contrast);
 - in 3D, the anisotropy (z step / pixel size; the classic segmentation already works per axis
-  in µm).
+  in µm), and the fall of the signal with depth (`depth_attenuation`: a line fitted to the log
+  of the planes' object levels; kept when the fall across the stack is at least DEPTH_FALL);
 
 `auto_params` derives the classic parameters from these figures by fixed rules in units of the
 object diameter and the noise SD (the rules and their constants are in `RECIPE`; they were chosen

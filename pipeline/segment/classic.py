@@ -306,10 +306,10 @@ def depth_corrected(stack: np.ndarray, z_step: float, attenuation: float) -> np.
     plane; negative: from the last), the backgrounds levelled to their mean; the gain of a plane is
     at most the brightest plane's object level over PLANE_SNR times the plane's noise SD."""
     background, level, noise = plane_levels(stack)
-    gain = np.exp(np.arange(len(stack)) * z_step / attenuation)
-    gain = gain / gain.min()
+    log_gain = np.arange(len(stack)) * z_step / attenuation
     cap = float(level.max()) / (PLANE_SNR * np.maximum(noise, 1e-6))
-    gain = np.clip(np.minimum(gain, cap), 1.0, None).astype(np.float32)
+    # in logs: a short length over a deep stack would overflow exp
+    gain = np.exp(np.minimum(log_gain - log_gain.min(), np.log(np.maximum(cap, 1.0)))).astype(np.float32)
     out = (stack - background[:, None, None]) * gain[:, None, None] + float(background.mean())
     return out.astype(np.float32)
 
