@@ -335,6 +335,13 @@ def measure_frame(
     return df[list(columns)].astype(columns)
 
 
+def _frame_settings(channel_names: Sequence[str], time_step_h: float | None, pixel_size_um: float | None,
+                    z_step_um: float | None, params: MeasureParams | Mapping[str, Any] | None) -> dict[str, Any]:
+    """The keyword arguments every frame's `_measure_one` shares."""
+    return {"channel_names": list(channel_names), "pixel_size_um": pixel_size_um, "z_step_um": z_step_um,
+            "params": as_params(MeasureParams, params), "time_step_h": time_step_h}
+
+
 def _measure_one(labels: np.ndarray, image: np.ndarray, frame: int, common: Mapping[str, Any]) -> pd.DataFrame:
     """`measure_frame` of one frame (module level: worker processes run it)."""
     kwargs = dict(common)
@@ -366,7 +373,7 @@ def measure_movie(
     GIL; the same table as 1); `source` names the
     sample in errors. Raises InputError when the two iterables have different lengths.
     """
-    params = as_params(MeasureParams, params)
+    common = _frame_settings(channel_names, time_step_h, pixel_size_um, z_step_um, params)
     tables = []
     ndim = [2]
 
@@ -386,8 +393,6 @@ def measure_movie(
             ndim[0] = np.ndim(labels)
             yield labels, image, frame
 
-    common = {"channel_names": list(channel_names), "pixel_size_um": pixel_size_um, "z_step_um": z_step_um,
-              "params": params, "time_step_h": time_step_h}
     items = ((labels, image, frame, common) for labels, image, frame in pairs())
     with tqdm(total=n_frames, desc="measure", unit="frame", disable=None) as bar:
         for df in map_frames(_measure_one, items, threads=threads, source=source, processes=threads > 1):
@@ -423,9 +428,7 @@ def measure_sample(
     """`measure_movie` of a sample's files: each worker (of `threads`) reads its own frames from
     `frames` (`marrowflow.io.SampleFrames`: movie, label stack, reviewed frames), so nothing but
     the tables passes between processes. The same table as `measure_movie` of the same frames."""
-    params = as_params(MeasureParams, params)
-    common = {"channel_names": list(channel_names), "pixel_size_um": pixel_size_um, "z_step_um": z_step_um,
-              "params": params, "time_step_h": time_step_h}
+    common = _frame_settings(channel_names, time_step_h, pixel_size_um, z_step_um, params)
     tables = []
     try:
         with frames, tqdm(total=frames.n_frames, desc="measure", unit="frame", disable=None) as bar:
