@@ -76,6 +76,17 @@ def test_steps_sum_jobs_and_keep_the_largest_process(bench_3d):
     assert steps["segment"]["peak_rss_mib"] == 260
 
 
+def test_ratios_with_one_thread_count_for_the_longest_movie(bench_3d):
+    def run(*rss):  # per thread count: a segment step of that peak RSS
+        return {"threads": {k: {"steps": {"segment": {"wall_s": 10.0 / k, "peak_rss_mib": r}}}
+                            for k, r in zip((1, 2), rss) if r}}
+    runs = {10: run(100.0, 120.0), 100: run(None, 132.0)}  # the 100-frame movie ran with 2 threads only
+    assert bench_3d.thread_ratios(runs[10]["threads"], [1, 2]) == {"segment": 2.0}
+    assert bench_3d.thread_ratios(runs[100]["threads"], [2]) == {}
+    memory = bench_3d.memory_ratios(runs, [2])
+    assert memory == {"frames": [10, 100], 2: {"steps": {"segment": 1.1}, "peak": 1.1}}
+
+
 @pytest.mark.slow
 def test_tiny_3d_run_reports_every_step_with_1_and_2_threads(bench_3d, tmp_path):
     report = bench_3d.bench([2], [1, 2], tmp_path, z=4, size=32, n_channels=4, n_founders=6)
