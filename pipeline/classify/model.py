@@ -27,9 +27,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-import sklearn
-from sklearn.ensemble import RandomForestClassifier
-from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 import marrowflow
 from marrowflow.errors import ConfigError, InputError
@@ -124,6 +121,12 @@ def train_classifier(cells: pd.DataFrame, reviewed: pd.DataFrame,
     classes, counts = np.unique(y, return_counts=True)
     if len(classes) < 2:
         raise InputError(f"reviewed cells hold a single type {classes.tolist()}; a classifier needs at least two")
+    # scikit-learn takes ~0.7 s to load: imported where a model is made or read, so that the steps
+    # that import this module but use no model (every classify, track and plots job) start faster
+    import sklearn
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
+
     forest = RandomForestClassifier(n_estimators=p.n_estimators, random_state=p.seed, n_jobs=1,
                                     class_weight="balanced")
     folds = int(min(cv_folds, counts.min()))
@@ -164,6 +167,9 @@ def load_model(path: str | Path, *, trust: bool = False) -> dict:
     if not path.is_file():
         raise ConfigError(f"classification.model_path {path} does not exist; train a model with "
                           "`marrowflow train-classifier` or set method: gates")
+    import sklearn  # here, not at import (see train_classifier)
+    from sklearn.ensemble import RandomForestClassifier
+
     bundle = _load_skops(path) if zipfile.is_zipfile(path) else _load_pickle(path, trust)
     if not isinstance(bundle, dict) or not {"model", "features"} <= set(bundle) \
             or not isinstance(bundle["model"], RandomForestClassifier):

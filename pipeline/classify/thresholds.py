@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from skimage.filters import threshold_otsu
-from sklearn.mixture import GaussianMixture
 
 from marrowflow.errors import ConfigError
 from marrowflow.schema import section_defaults
@@ -35,6 +34,8 @@ def _log_transform(values: np.ndarray) -> tuple[np.ndarray, float, float]:
 
 def _gmm_cut(values: np.ndarray, seed: int) -> float:
     """Point between the two means of a 2-component Gaussian mixture where the posteriors cross."""
+    from sklearn.mixture import GaussianMixture  # here, not at import: scikit-learn takes ~0.7 s to load
+
     gmm = GaussianMixture(n_components=2, random_state=seed).fit(values[:, None])
     means = np.sort(gmm.means_.ravel())
     if np.isclose(means[0], means[1]):

@@ -35,6 +35,7 @@ from scipy.interpolate import RegularGridInterpolator
 from skimage.measure import regionprops_table
 from tqdm.auto import tqdm
 
+from marrowflow.contract import measure_columns
 from marrowflow.errors import ConfigError, InputError
 from marrowflow.io.checks import warn_if_no_cells
 from marrowflow.io.sample_frames import SampleFrames
@@ -45,20 +46,6 @@ __all__ = ["BackgroundParams", "MeasureParams", "measure_columns", "measure_fram
            "measure_sample"]
 
 MIN_BACKGROUND_FRACTION = 0.05  # a block needs this share of its bins away from all objects
-
-
-def measure_columns(channel_names: Sequence[str], ndim: int = 2) -> dict[str, str]:
-    """Column name -> dtype of the table `measure_frame` returns, in column order."""
-    cols = {"frame": "int64", "time_h": "float64", "label": "int64"}
-    if ndim == 3:
-        cols["z"] = "float64"
-    cols.update({"y": "float64", "x": "float64", "area_px": "int64", "area_um2": "float64"})
-    if ndim == 3:
-        cols["volume_um3"] = "float64"
-    cols.update({"eccentricity": "float64", "solidity": "float64", "major_axis_px": "float64"})
-    cols.update({f"mean_{name}": "float64" for name in channel_names})
-    cols.update({f"bg_{name}": "float64" for name in channel_names})
-    return cols
 
 
 _schema = schema_fields("measure")

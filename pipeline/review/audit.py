@@ -8,7 +8,8 @@ called counts per frame into expected true counts, N_true(k) = sum_j N_called(j)
 j), with an interval from a Bayesian bootstrap: P(. | called j) drawn from Dirichlet(answers +
 1/2) (Jeffreys; a type whose answers are all right still gets an interval), then each frame's
 true counts drawn as multinomials of its called counts. The confusion is assumed the same in
-every frame. Error rates get Jeffreys Beta intervals (scipy.stats.beta). Written here: no
+every frame. Error rates get Jeffreys Beta intervals (Beta quantiles by
+`scipy.special.betaincinv`, which is `scipy.stats.beta.ppf` without loading scipy.stats). Written here: no
 library does the stratified proposal or this correction.
 """
 
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy.special import betaincinv
 
 from marrowflow.errors import InputError
 from marrowflow.io.tables import read_table, write_table
@@ -94,8 +95,8 @@ def audit_error_rates(audit: pd.DataFrame, *, confidence: float = 0.95) -> pd.Da
     tail = (1.0 - confidence) / 2.0
     for called, sub in audit.groupby("called_type", sort=True):
         n, wrong = len(sub), int((sub["true_type"] != called).sum())
-        low = 0.0 if wrong == 0 else float(stats.beta.ppf(tail, wrong + 0.5, n - wrong + 0.5))
-        high = 1.0 if wrong == n else float(stats.beta.ppf(1.0 - tail, wrong + 0.5, n - wrong + 0.5))
+        low = 0.0 if wrong == 0 else float(betaincinv(wrong + 0.5, n - wrong + 0.5, tail))
+        high = 1.0 if wrong == n else float(betaincinv(wrong + 0.5, n - wrong + 0.5, 1.0 - tail))
         rows.append((called, n, wrong, wrong / n, low, high))
     return pd.DataFrame(rows, columns=ERROR_COLUMNS)
 

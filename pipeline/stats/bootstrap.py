@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 FEW_REPLICATES = 4
 ESTIMATE_COLUMNS = ["n_replicates", "estimate", "ci_low", "ci_high", "note"]
@@ -38,6 +37,9 @@ class BootstrapInterval:
 
 def expanded_level(confidence: float, n: int) -> float:
     """The percentile level that gives `confidence` for a mean of n values (expanded percentile)."""
+    from scipy import stats  # here, not at import: scipy.stats takes ~0.5 s to load, and every
+    # uncertainty job imports marrowflow.stats but only the summary bootstraps
+
     z = np.sqrt(n / (n - 1)) * stats.t.ppf(1.0 - (1.0 - confidence) / 2.0, n - 1)
     return float(1.0 - 2.0 * stats.norm.sf(z))
 
@@ -45,6 +47,8 @@ def expanded_level(confidence: float, n: int) -> float:
 def bootstrap_mean(values: Sequence[float] | np.ndarray, *, confidence: float = 0.95,
                    n_resamples: int = 9999, seed: int = 0) -> BootstrapInterval:
     """Mean of replicate values with its expanded-percentile bootstrap interval (seeded)."""
+    from scipy import stats  # here, not at import (see expanded_level)
+
     x = np.asarray(values, dtype=float)
     x = x[np.isfinite(x)]
     if len(x) == 0:

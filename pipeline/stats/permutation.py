@@ -16,7 +16,6 @@ from math import comb
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 TEST_COLUMNS = ["condition_a", "condition_b", "n_a", "n_b", "mean_a", "mean_b", "difference",
                 "p_value", "min_p", "p_holm", "note"]
@@ -29,6 +28,9 @@ def _mean_difference(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray
 def permutation_pvalue(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray, *,
                        n_resamples: int = 9999, seed: int = 0) -> float:
     """Two-sided permutation p-value of mean(a) - mean(b) (exact for small groups, else seeded)."""
+    from scipy import stats  # here, not at import: scipy.stats takes ~0.5 s to load, and every
+    # uncertainty job imports marrowflow.stats but only the summary tests
+
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if np.ptp(np.concatenate([a, b])) == 0:
         return 1.0

@@ -16,8 +16,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from marrowflow.contract import measure_columns
 from marrowflow.errors import ConfigError
-from marrowflow.measure import measure_columns
 from marrowflow.schema import load_schema
 
 ALLOW_YTE = "MARROWFLOW_ALLOW_YTE"  # set to 1 to let a config file use Snakemake's YTE templating (runs code)
