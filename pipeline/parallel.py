@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 
 from marrowflow.errors import MarrowflowError
 
-__all__ = ["FrameError", "map_frames", "check_threads"]
+__all__ = ["MAX_SAMPLE_THREADS", "FrameError", "check_threads", "map_frames", "sample_threads"]
 
 R = TypeVar("R")
 
@@ -39,6 +39,26 @@ def check_threads(threads: Any) -> int:
         raise ValueError(f"threads is {threads!r}; expected an integer >= 1 (the rule's threads, "
                          "config key jobs.threads_per_sample)")
     return threads
+
+
+MAX_SAMPLE_THREADS = 8  # threads of a sample's job when jobs.threads_per_sample is not set: at most this many
+
+
+def sample_threads(setting: int | None, cores: int | None, n_samples: int) -> int:
+    """Threads of each sample's segment, measure and evaluate jobs (config `jobs.threads_per_sample`).
+
+    Set: that number (Snakemake lowers it to the cores it is given). Not set: the `cores` given to
+    Snakemake shared among the `n_samples` samples, at least 1 and at most MAX_SAMPLE_THREADS. One
+    sample gets every core; many samples run side by side, which pays more than threads do (two
+    threads gain 1.7-1.8x on segment, samples side by side about 2x, and a small movie's job gains
+    nothing from threads while it holds every core). Without a core count (cluster execution,
+    where each job asks for its own cores): MAX_SAMPLE_THREADS.
+    """
+    if setting is not None:
+        return check_threads(setting)
+    if not cores:
+        return MAX_SAMPLE_THREADS
+    return max(1, min(MAX_SAMPLE_THREADS, cores // max(n_samples, 1)))
 
 
 def _frame_error(source: str, frame: int | None, exc: BaseException) -> FrameError:

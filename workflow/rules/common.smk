@@ -4,8 +4,11 @@ import re
 import sys
 from pathlib import Path
 
+from snakemake.exceptions import WorkflowError
+
 from marrowflow.errors import ConfigError
 from marrowflow.io.labels import labels_file_name
+from marrowflow.parallel import sample_threads
 from marrowflow.segment.presets import expand_preset
 from marrowflow.workflow.config import validate_config
 from marrowflow.workflow.preflight import check_samples
@@ -23,6 +26,15 @@ try:
     check_samples(config, SAMPLES, generated=DEMO_MOVIES)
 except ConfigError as _exc:
     sys.exit(f"marrowflow: {_exc}")
+
+try:
+    _CORES = workflow.cores
+except WorkflowError:  # no --cores: cluster execution, each job asks for its own cores
+    _CORES = None
+# threads of each sample's segment, measure and evaluate jobs (jobs.threads_per_sample)
+SAMPLE_THREADS = sample_threads(
+    config["jobs"]["threads_per_sample"], _CORES, len(SAMPLES)
+)
 
 RESULTS = config["results"]
 REVIEWS = config["reviews"]

@@ -20,7 +20,7 @@ rule evaluate:
         ),
     log:
         "logs/evaluate/{sample}.log",
-    threads: config["jobs"]["threads_per_sample"]
+    threads: SAMPLE_THREADS
     conda:
         "../envs/evaluate.yaml"
     resources:

@@ -11,7 +11,7 @@ rule measure:
         f"{RESULTS}/{{sample}}/cells.parquet",
     log:
         "logs/measure/{sample}.log",
-    threads: config["jobs"]["threads_per_sample"]
+    threads: SAMPLE_THREADS
     conda:
         "../envs/core.yaml"
     resources:

@@ -26,7 +26,7 @@ rule segment:
         ),
     log:
         "logs/segment/{sample}.log",
-    threads: config["jobs"]["threads_per_sample"]
+    threads: SAMPLE_THREADS
     conda:
         "../envs/segment.yaml"
     resources:
@@ -61,7 +61,7 @@ rule segment_chunk:
         temp(f"{RESULTS}/{{sample}}/chunks/labels_{{start}}-{{stop}}.tif"),
     log:
         "logs/segment/{sample}_{start}-{stop}.log",
-    threads: config["jobs"]["threads_per_sample"]
+    threads: SAMPLE_THREADS
     wildcard_constraints:
         start=r"\d+",
         stop=r"\d+",
