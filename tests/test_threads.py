@@ -15,9 +15,11 @@ from marrowflow.errors import InputError
 from marrowflow.evaluate import evaluate_sample
 from marrowflow.io import LabelStackWriter, SampleFrames, open_labels, open_movie, write_table
 from marrowflow.measure.cells import measure_movie, measure_sample
-from marrowflow.parallel import FrameError, check_threads, map_frames
+from marrowflow.parallel import MAX_SAMPLE_THREADS, FrameError, check_threads, map_frames, sample_threads
 from marrowflow.segment.movie import segment_movie
 from marrowflow.synthetic import OrganoidParams, simulate_organoid, write_synthetic
+
+from workflow_helpers import run_snakemake, tiny_demo_row, write_project
 
 BUILT_IN = {"classic": {"preset": None}}
 
@@ -164,3 +166,31 @@ def test_an_error_in_a_worker_process_names_the_frame():
 def test_threads_must_be_a_positive_integer(bad):
     with pytest.raises(ValueError, match="threads_per_sample"):
         check_threads(bad)
+
+
+@pytest.mark.parametrize(("setting", "cores", "n_samples", "expected"), [
+    (None, 2, 7, 1),  # the demo: seven samples side by side, one thread each
+    (None, 8, 1, 8),  # one sample: every core
+    (None, 8, 3, 2),
+    (None, 64, 2, MAX_SAMPLE_THREADS),
+    (None, None, 3, MAX_SAMPLE_THREADS),  # no core count: cluster execution
+    (3, 2, 7, 3),  # set: as set (Snakemake lowers it to the cores)
+])
+def test_threads_per_sample_shares_the_cores_among_the_samples(setting, cores, n_samples, expected):
+    assert sample_threads(setting, cores, n_samples) == expected
+
+
+def test_a_set_threads_per_sample_is_checked():
+    with pytest.raises(ValueError, match="threads_per_sample"):
+        sample_threads(0, 4, 1)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("samples", "threads"), [(["a"], 4), (["a", "b"], 2)])
+def test_the_workflow_gives_each_sample_its_share_of_the_cores(tmp_path, samples, threads):
+    project = write_project(tmp_path, [tiny_demo_row(name) for name in samples])
+    result = run_snakemake(project, "-n", "--cores", "4", "results/a/cells.parquet")
+    assert result.returncode == 0, result.stderr[-3000:]
+    jobs = {block.split(":", 1)[0]: block for block in result.stdout.split("\nrule ")[1:]}
+    for rule in ("segment", "measure"):
+        assert f"threads: {threads}" in jobs[rule] and f"cpus_per_task={threads}" in jobs[rule], jobs[rule]
