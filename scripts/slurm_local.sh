@@ -43,7 +43,9 @@ if ! munge -n 2>/dev/null | unmunge >/dev/null 2>&1; then
     cp /run/munge/munged.pid "$STATE_DIR/munged.pid"
 fi
 
-# 3. slurm.conf: CPUs and memory of this machine (90 % of RAM so that slurmd accepts the node)
+# 3. slurm.conf: CPUs and memory of this machine (90 % of RAM so that slurmd accepts the node).
+# MessageTimeout 2 s (default 10): one node talks to itself, and once the cluster is stopped every
+# Snakemake start waits that long, as its SLURM executor plugin asks the controller for its config
 cpus=$(nproc)
 mem_mb=$(awk '/MemTotal/ {printf "%d", $2 / 1024 * 0.9}' /proc/meminfo)
 new_conf="$MARKER
@@ -74,6 +76,7 @@ MpiDefault=none
 ReturnToService=2
 MinJobAge=600
 SlurmdTimeout=60
+MessageTimeout=2
 NodeName=localhost NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem_mb Gres=gpu:1 State=UNKNOWN
 PartitionName=main Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 PartitionName=gpu Nodes=localhost Default=NO MaxTime=INFINITE State=UP"
